@@ -1,0 +1,73 @@
+"""Self-metrics of the processor server, on a registry of its own so that
+several servers can live in one process (tests, benchmarks).
+
+Components add their own metrics to ``SelfTelemetry.registry``; the names below
+are the ones every pipeline shares.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+RECEIVED = "otelproc_received_items"
+EXPORTED = "otelproc_exported_items"
+DROPPED = "otelproc_dropped_items"
+REFUSED = "otelproc_refused_requests"
+DURATION = "otelproc_processing_duration_seconds"
+
+_DURATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class SelfTelemetry:
+    """Counters of items in, out and dropped, by signal, component and reason."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._received = Counter(
+            RECEIVED, "Items (spans, log records, data points) received", ["signal", "receiver"], registry=self.registry
+        )
+        self._exported = Counter(
+            EXPORTED, "Items acknowledged by an exporter's next hop", ["signal", "exporter"], registry=self.registry
+        )
+        self._dropped = Counter(
+            DROPPED, "Items dropped, by the component that dropped them and why", ["signal", "component", "reason"],
+            registry=self.registry,
+        )
+        self._refused = Counter(
+            REFUSED, "Requests answered with an error status (the sender keeps or drops them)", ["signal", "reason"],
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            DURATION, "Time spent in each processor per request", ["signal", "processor"],
+            buckets=_DURATION_BUCKETS, registry=self.registry,
+        )
+
+    def received(self, signal: str, receiver: str, items: int) -> None:
+        self._received.labels(signal, receiver).inc(items)
+
+    def exported(self, signal: str, exporter: str, items: int) -> None:
+        self._exported.labels(signal, exporter).inc(items)
+
+    def dropped(self, signal: str, component: str, reason: str, items: int) -> None:
+        if items:
+            self._dropped.labels(signal, component, reason).inc(items)
+
+    def refused(self, signal: str, reason: str) -> None:
+        self._refused.labels(signal, reason).inc()
+
+    def observe_duration(self, signal: str, processor: str, seconds: float) -> None:
+        self._duration.labels(signal, processor).observe(seconds)
+
+    def value(self, name: str, **labels: str) -> float:
+        """Current value of a sample (``name`` includes the ``_total`` suffix), 0 when absent."""
+        got = self.registry.get_sample_value(name, labels)
+        return got or 0.0
+
+    def total(self, name: str, **labels: str) -> float:
+        """Sum of every sample of ``name`` whose labels include ``labels``."""
+        out = 0.0
+        for metric in self.registry.collect():
+            for sample in metric.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    out += sample.value
+        return out

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds bin/otelcol from collector/builder-config.yaml with the OpenTelemetry
+# Collector Builder, caching the binary under a key derived from the manifest
+# so that a warm machine (or a fresh clone on one) never rebuilds.
+#   MANIFEST   manifest to build (default collector/builder-config.yaml)
+#   OUT        binary to write (default bin/otelcol)
+#   OTELPIPE_CACHE  cache directory (default ~/.cache/otelpipe)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MANIFEST=${MANIFEST:-collector/builder-config.yaml}
+OUT=${OUT:-bin/otelcol}
+OCB_VERSION=${OCB_VERSION:-v0.159.0}
+CACHE=${OTELPIPE_CACHE:-$HOME/.cache/otelpipe}
+key=$( (cat "$MANIFEST"; echo "$OCB_VERSION"; go version 2>/dev/null) | sha256sum | cut -c1-16)
+cached="$CACHE/$(basename "$OUT")-$key"
+
+if [ -x "$cached" ]; then
+  mkdir -p "$(dirname "$OUT")"
+  cp -f "$cached" "$OUT"
+  echo "collector: $OUT from cache ($key)"
+  exit 0
+fi
+if ! command -v go >/dev/null; then
+  echo "collector: no Go toolchain; cannot build $OUT (make run falls back to gateway mode)" >&2
+  exit 3
+fi
+GOBIN=$(go env GOPATH)/bin
+if [ ! -x "$GOBIN/builder" ] || ! "$GOBIN/builder" version 2>/dev/null | grep -q "${OCB_VERSION#v}"; then
+  echo "collector: installing ocb $OCB_VERSION"
+  go install "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION"
+fi
+echo "collector: building $OUT from $MANIFEST (first build takes several minutes)"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+sed "s#output_path: .*#output_path: $work/dist#" "$MANIFEST" > "$work/manifest.yaml"
+"$GOBIN/builder" --config="$work/manifest.yaml"
+name=$(awk '/^  name:/{print $2; exit}' "$MANIFEST")
+mkdir -p "$CACHE" "$(dirname "$OUT")"
+cp -f "$work/dist/$name" "$cached.tmp" && mv -f "$cached.tmp" "$cached"
+cp -f "$cached" "$OUT"
+echo "collector: wrote $OUT ($key)"
