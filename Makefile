@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast bench collector collector-datadog venv lint clean
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> python venv ($(VENV))"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q -e '.[services,dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+bin/otelcol: collector/builder-config.yaml scripts/build-collector.sh
+	@bash scripts/build-collector.sh
+
+collector: bin/otelcol
+
+# The datadog exporter drags in the datadog-agent modules (a long, memory-hungry build): opt-in.
+collector-datadog:
+	@MANIFEST=collector/builder-config-datadog.yaml OUT=bin/otelcol-datadog bash scripts/build-collector.sh
+
+run: venv
+	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: gateway mode"
+	@$(VENV)/bin/otelproc run
+
+test: venv collector
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# Without the end-to-end tests (quick feedback while editing).
+test-fast: venv
+	@$(PY) -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
+
+bench: venv collector
+	@$(PY) -m bench
+
+clean:
+	rm -rf build var bench/results/*.json
