@@ -13,8 +13,9 @@ from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import enc
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, InMemoryLogExporter, SimpleLogRecordProcessor
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -61,7 +62,7 @@ def test_traces_logs_and_metrics_arrive_intact(otelcol, tmp_path):
         tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=p.otlp_grpc_endpoint, insecure=True)))
         tracer = tp.get_tracer("e2e.tracer", "1.2.3")
         # --- logs through the logging bridge, correlated with the spans ---
-        log_memory = InMemoryLogExporter()
+        log_memory = InMemoryLogRecordExporter()
         lp = LoggerProvider(resource=RESOURCE)
         lp.add_log_record_processor(SimpleLogRecordProcessor(log_memory))
         lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=p.otlp_grpc_endpoint, insecure=True)))
