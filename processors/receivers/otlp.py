@@ -82,7 +82,8 @@ class OtlpReceiver(Receiver):
         if self.config.http is not None:
             h = self.config.http
             app = build_http_app(admissions, max_body_bytes=int(h.max_request_body_size_mib * _MIB))
-            self._http_runner = web.AppRunner(app, access_log=None)
+            # auto_decompress off: the receiver inflates gzip itself, bounded by the body limit.
+            self._http_runner = web.AppRunner(app, access_log=None, auto_decompress=False)
             await self._http_runner.setup()
             host, port = h.endpoint.rsplit(":", 1)
             site = web.TCPSite(self._http_runner, host.strip("[]"), int(port), reuse_port=True)

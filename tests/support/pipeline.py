@@ -148,16 +148,7 @@ class PipelineHandle:
 
     def read(self, signal: Signal) -> list[Any]:
         """Every request the egress Collector's file exporter wrote, parsed, across restarts."""
-        from processors import otlp_json
-
-        out = []
-        for path in self.egress.sink_paths(signal):
-            if not path.exists():
-                continue
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    out.append(otlp_json.decode(signal, line))
-        return out
+        return [req for path in self.egress.sink_paths(signal) for req in read_sink(path, signal)]
 
     def wait_for(self, signal: Signal, predicate: Callable[[list[Any]], bool], timeout: float = 30.0) -> list[Any]:
         deadline = time.monotonic() + timeout
@@ -197,6 +188,17 @@ def collector_pipeline(tmp: Path, processors_yaml: str = PASSTHROUGH, *, env: di
     finally:
         for part in reversed(started):
             part.stop()
+
+
+def read_sink(path: Path, signal: Signal) -> list[Any]:
+    """The requests in a Collector file-exporter sink; a line still being written is left for later."""
+    from processors import otlp_json
+
+    if not path.exists():
+        return []
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [otlp_json.decode(signal, line) for line in complete.splitlines() if line.strip()]
 
 
 def count_items(signal: Signal, requests: list[Any]) -> int:
