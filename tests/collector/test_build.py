@@ -70,3 +70,20 @@ def test_persistent_queue_is_accepted_on_the_loadbalancing_exporter():
         assert lb["sending_queue"]["storage"] == "file_storage/processors"
         assert lb["retry_on_failure"]["max_elapsed_time"] == 0
     assert data["exporters"]["loadbalancing/traces"]["routing_key"] == "traceID"
+
+
+def test_datadog_overlay_merges_onto_the_gateway(otelcol, tmp_path):
+    """bin/otelcol has no datadog exporter (it has its own build); with a stand-in of the
+    same id type, the overlay's pipelines merge onto gateway.yaml and validate."""
+    overlay = (REPO / "collector" / "overlays" / "datadog.yaml").read_text()
+    assert "${env:DD_API_KEY}" in overlay
+    data = yaml.safe_load(overlay)
+    data["exporters"] = {"debug/datadog": {"verbosity": "basic"}}
+    for pipeline in data["service"]["pipelines"].values():
+        pipeline["exporters"] = ["debug/datadog" if e == "datadog" else e for e in pipeline["exporters"]]
+    stand_in = tmp_path / "datadog-stand-in.yaml"
+    stand_in.write_text(yaml.safe_dump(data))
+    env = {"OTELCOL_QUEUE_DIR": str(tmp_path / "q"), "OTELCOL_SINK_DIR": str(tmp_path / "s")}
+    res = subprocess.run([otelcol, "validate", f"--config={REPO / 'collector' / 'gateway.yaml'}",
+                          f"--config={stand_in}"], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
