@@ -1,0 +1,1 @@
+"""Log sampling: trace-consistent, never drops warnings or errors, adaptive under load."""
