@@ -1,0 +1,156 @@
+"""The input contract (DESIGN §6): ``wa.session.*`` OTLP log records, turned
+into ``SessionEvent``s or counted rejections.
+
+Records whose event name is not under ``wa.session.`` are ordinary logs and
+are skipped without a count; the connector sees every log of its pipeline.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+EVENT_PREFIX = "wa.session."
+ATTR_EVENT_NAME = "event.name"  # older SDKs carry the name as an attribute, not the record field
+
+ATTR_SESSION_ID = "wa.session.id"
+ATTR_TENANT_ID = "tenant.id"
+ATTR_STATE = "wa.session.state"
+ATTR_RECONNECT_LATENCY_MS = "wa.reconnect.latency_ms"
+ATTR_AUTH_METHOD = "wa.auth.method"
+ATTR_BREAKER_STATE = "wa.circuit_breaker.state"
+ATTR_BREAKER_FAILURES = "wa.circuit_breaker.consecutive_failures"
+ATTR_BREAKER_THRESHOLD = "wa.circuit_breaker.threshold"
+ATTR_LOCK_HELD = "wa.lock.held"
+ATTR_LOCK_HOLDER = "wa.lock.holder"
+ATTR_LOCK_OPERATION = "wa.lock.operation"
+
+# Event names, without the prefix.
+STATE_CHANGE = "state_change"
+HEARTBEAT = "heartbeat"
+HEARTBEAT_MISSED = "heartbeat_missed"
+RECONNECT_ATTEMPT = "reconnect_attempt"
+RECONNECT_SUCCESS = "reconnect_success"
+AUTH = "auth"
+CREDENTIALS_WRITTEN = "credentials_written"
+VALIDATION_FAILURE = "validation_failure"
+CORRUPTION_DETECTED = "corruption_detected"
+CIRCUIT_BREAKER = "circuit_breaker"
+LOCK = "lock"
+KINDS = frozenset({
+    STATE_CHANGE, HEARTBEAT, HEARTBEAT_MISSED, RECONNECT_ATTEMPT, RECONNECT_SUCCESS, AUTH,
+    CREDENTIALS_WRITTEN, VALIDATION_FAILURE, CORRUPTION_DETECTED, CIRCUIT_BREAKER, LOCK,
+})
+
+# The session state machine. Anything else in wa.session.state is rejected.
+CONNECTED = "connected"
+STATES = (
+    "initializing", "qr_required", "authenticating", CONNECTED, "disconnected", "reconnecting", "failed",
+    "logged_out",
+)
+_STATE_SET = frozenset(STATES)
+BREAKER_STATES = frozenset({"open", "closed", "half_open"})
+
+# Reasons an event is ignored (the `reason` label of the ignored-events counter).
+MISSING_SESSION_ID = "missing_session_id"
+MISSING_TENANT_ID = "missing_tenant_id"
+MISSING_STATE = "missing_state"
+UNKNOWN_STATE = "unknown_state"
+UNKNOWN_EVENT = "unknown_event"
+INVALID_ATTRIBUTE = "invalid_attribute"
+OUT_OF_ORDER = "out_of_order"
+MALFORMED_PAYLOAD = "malformed_payload"
+STORE_UNAVAILABLE = "store_unavailable"
+STORE_CONFLICT = "store_conflict"
+
+
+@dataclass(slots=True)
+class SessionEvent:
+    kind: str
+    session_id: str
+    tenant_id: str
+    state: str
+    ts: float  # epoch seconds, from the record's time (or observed time)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def any_value(value: Any) -> Any:
+    """A scalar AnyValue as Python; None for arrays, maps, bytes and empty values."""
+    kind = value.WhichOneof("value")
+    if kind in ("string_value", "int_value", "bool_value", "double_value"):
+        return getattr(value, kind)
+    return None
+
+
+def _attributes(kvs: Iterable[Any]) -> dict[str, Any]:
+    return {kv.key: any_value(kv.value) for kv in kvs}
+
+
+def parse_logs(request: Any, now: float) -> tuple[list[SessionEvent], Counter[str]]:
+    """Session events of an ExportLogsServiceRequest, and rejections by reason."""
+    events: list[SessionEvent] = []
+    rejected: Counter[str] = Counter()
+    for rl in request.resource_logs:
+        resource: dict[str, Any] | None = None
+        for sl in rl.scope_logs:
+            for rec in sl.log_records:
+                name = rec.event_name
+                attrs = None
+                if not name:
+                    attrs = _attributes(rec.attributes)
+                    name = attrs.get(ATTR_EVENT_NAME)
+                    if not isinstance(name, str):
+                        continue
+                if not name.startswith(EVENT_PREFIX):
+                    continue
+                if attrs is None:
+                    attrs = _attributes(rec.attributes)
+                if resource is None:
+                    resource = _attributes(rl.resource.attributes)
+                ts_ns = rec.time_unix_nano or rec.observed_time_unix_nano
+                event, reason = make_event(name[len(EVENT_PREFIX):], attrs, resource, ts_ns / 1e9 if ts_ns else now)
+                if event is None:
+                    rejected[reason] += 1
+                else:
+                    events.append(event)
+    return events, rejected
+
+
+def make_event(kind: str, attrs: dict[str, Any], resource: dict[str, Any],
+               ts: float) -> tuple[SessionEvent | None, str]:
+    """Validate one record's attributes; the event, or None and the reason."""
+    if kind not in KINDS:
+        return None, UNKNOWN_EVENT
+    # The record's own attributes win; the resource is a fallback for ids set once per process.
+    session_id = attrs.get(ATTR_SESSION_ID) or resource.get(ATTR_SESSION_ID)
+    if not isinstance(session_id, str) or not session_id:
+        return None, MISSING_SESSION_ID
+    tenant_id = attrs.get(ATTR_TENANT_ID) or resource.get(ATTR_TENANT_ID)
+    if not isinstance(tenant_id, str) or not tenant_id:
+        return None, MISSING_TENANT_ID
+    state = attrs.get(ATTR_STATE)
+    if state is None or state == "":
+        return None, MISSING_STATE
+    if state not in _STATE_SET:
+        return None, UNKNOWN_STATE
+    if not _valid_attributes(kind, attrs):
+        return None, INVALID_ATTRIBUTE
+    return SessionEvent(kind, session_id, tenant_id, state, ts, attrs), ""
+
+
+def _valid_attributes(kind: str, attrs: dict[str, Any]) -> bool:
+    if kind == RECONNECT_SUCCESS:
+        latency = attrs.get(ATTR_RECONNECT_LATENCY_MS)
+        return latency is None or (_is_number(latency) and latency >= 0)
+    if kind == CIRCUIT_BREAKER:
+        failures = attrs.get(ATTR_BREAKER_FAILURES)
+        return attrs.get(ATTR_BREAKER_STATE) in BREAKER_STATES and (failures is None or _is_number(failures))
+    if kind == LOCK:
+        return isinstance(attrs.get(ATTR_LOCK_HELD), bool)
+    return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
