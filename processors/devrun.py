@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -29,7 +30,7 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 
 COLLECTOR_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 14317: "otlp/processed", 8889: "prometheus exporter",
                    13133: "health_check", 8888: "otelcol self-metrics"}
-PROCESSOR_PORTS = {24317: "processors OTLP gRPC", 8898: "processors self-metrics"}
+PROCESSOR_PORTS = {24317: "processors OTLP gRPC", 8898: "processors self-metrics", 8890: "session-health API"}
 GATEWAY_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition", 8898: "processors self-metrics"}
 
 
@@ -57,7 +58,7 @@ def _start(argv: list[str], name: str, env: dict[str, str]) -> subprocess.Popen:
 
 
 def _self_metrics() -> dict[tuple[str, str], float]:
-    """(signal, direction) → items, from the processors' self-metrics."""
+    """(signal, in|out|dropped) → items, from the processors' self-metrics; out = forwarded to the next hop."""
     out: dict[tuple[str, str], float] = {}
     try:
         with urllib.request.urlopen("http://127.0.0.1:8898/metrics", timeout=1) as r:
@@ -68,7 +69,7 @@ def _self_metrics() -> dict[tuple[str, str], float]:
         for s in fam.samples:
             if s.name == "otelproc_received_items_total":
                 out[(s.labels["signal"], "in")] = out.get((s.labels["signal"], "in"), 0) + s.value
-            elif s.name == "otelproc_exported_items_total":
+            elif s.name == "otelproc_exported_items_total" and s.labels["exporter"] == "otlp":
                 out[(s.labels["signal"], "out")] = out.get((s.labels["signal"], "out"), 0) + s.value
             elif s.name == "otelproc_dropped_items_total":
                 out[(s.labels["signal"], "dropped")] = out.get((s.labels["signal"], "dropped"), 0) + s.value
@@ -86,6 +87,18 @@ def _summary(started: float) -> str:
     return f"[{time.monotonic() - started:5.0f}s] " + " | ".join(parts) + f"\n        sinks: {sinks or '(none yet)'}"
 
 
+def _admin_token() -> str:
+    """The session-health API token: from the environment, else a random one kept in var/ (0600)."""
+    if os.environ.get("SESSION_HEALTH_ADMIN_TOKEN"):
+        return os.environ["SESSION_HEALTH_ADMIN_TOKEN"]
+    path = VAR / "session-health.token"
+    if not path.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
 def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> int:
     gateway = force_gateway or not OTELCOL.exists()
     ports = GATEWAY_PORTS if gateway else {**COLLECTOR_PORTS, **PROCESSOR_PORTS}
@@ -101,7 +114,7 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
     env = {"OTELCOL_SINK_DIR": str(SINKS), "OTELCOL_QUEUE_DIR": str(VAR / "otelcol" / "queue"),
            "OTELPROC_SINK_DIR": str(SINKS), "OTELPROC_RECEIVER_ENDPOINT": "127.0.0.1:24317",
            "OTELPROC_NEXT_HOP": "127.0.0.1:14317", "OTELPROC_METRICS_ADDRESS": "127.0.0.1:8898",
-           "OTELPROC_ENDPOINT": "127.0.0.1:24317"}
+           "OTELPROC_ENDPOINT": "127.0.0.1:24317", "SESSION_HEALTH_ADMIN_TOKEN": _admin_token()}
     try:
         if gateway:
             why = "--gateway" if force_gateway else "bin/otelcol is missing (no Go toolchain?)"
@@ -125,6 +138,8 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
         emitter.start()
         print(f"    logs: {VAR / 'logs'}   sinks: {SINKS}   processors metrics: http://127.0.0.1:8898/metrics"
               + ("" if gateway else "   Prometheus exposition: http://127.0.0.1:8889/metrics"))
+        print(f"    session-health API: http://127.0.0.1:8890/session/health "
+              f"(other routes need the bearer token in {VAR / 'session-health.token'})")
         started = time.monotonic()
         while duration is None or time.monotonic() - started < duration:
             time.sleep(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -24,8 +25,9 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_validate_accepts_the_shipped_configs():
+    env = {**os.environ, "SESSION_HEALTH_ADMIN_TOKEN": "t0ken"}
     for name in ("passthrough.yaml", "pipeline.yaml"):
-        res = run("validate", "--config", str(REPO / "processors" / "configs" / name))
+        res = run("validate", "--config", str(REPO / "processors" / "configs" / name), env=env)
         assert res.returncode == 0, res.stderr
         assert "valid" in res.stdout
 
