@@ -58,7 +58,7 @@ def _start(argv: list[str], name: str, env: dict[str, str]) -> subprocess.Popen:
 
 
 def _self_metrics() -> dict[tuple[str, str], float]:
-    """(signal, in|out|dropped) → items, from the processors' self-metrics; out = forwarded to the next hop."""
+    """(signal, in|out|dropped) → items, from the processors' self-metrics; out = delivered by the pipeline's exporters."""
     out: dict[tuple[str, str], float] = {}
     try:
         with urllib.request.urlopen("http://127.0.0.1:8898/metrics", timeout=1) as r:
@@ -69,8 +69,9 @@ def _self_metrics() -> dict[tuple[str, str], float]:
         for s in fam.samples:
             if s.name == "otelproc_received_items_total":
                 out[(s.labels["signal"], "in")] = out.get((s.labels["signal"], "in"), 0) + s.value
-            elif s.name == "otelproc_exported_items_total" and s.labels["exporter"] == "otlp":
-                out[(s.labels["signal"], "out")] = out.get((s.labels["signal"], "out"), 0) + s.value
+            elif s.name == "otelproc_exported_items_total":
+                # Each exporter of a pipeline gets every item: the busiest one is the pipeline's output.
+                out[(s.labels["signal"], "out")] = max(out.get((s.labels["signal"], "out"), 0), s.value)
             elif s.name == "otelproc_dropped_items_total":
                 out[(s.labels["signal"], "dropped")] = out.get((s.labels["signal"], "dropped"), 0) + s.value
     return out
