@@ -34,15 +34,21 @@ class ComponentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Values under keys like these are never quoted back in an error message: it may be a secret.
+_SECRET_KEY = re.compile(r"(key|token|secret|password|passwd|credential|auth)", re.IGNORECASE)
+
+
 def format_validation_error(prefix: str, exc: ValidationError) -> ConfigError:
-    """The first pydantic error, as a ConfigError under ``prefix``."""
+    """The first pydantic error, as a ConfigError under ``prefix``, quoting the bad value
+    unless the key looks like it holds a secret."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     path = ".".join(p for p in (prefix, loc) if p)
     msg = err["msg"]
+    secret = any(_SECRET_KEY.search(str(p)) for p in err["loc"])
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
-    elif "input" in err and not isinstance(err["input"], dict):
+    elif "input" in err and not isinstance(err["input"], dict) and not secret:
         msg = f"{msg} (got {err['input']!r})"
     return ConfigError(path, msg)
 

@@ -61,3 +61,21 @@ def test_unset_env_without_default_names_the_key_path():
 def test_invalid_yaml_is_a_config_error():
     with pytest.raises(ConfigError, match="not valid YAML"):
         parse_config("receivers: [unclosed")
+
+
+def test_errors_never_quote_values_of_secret_looking_keys():
+    from pydantic import Field
+
+    from processors.config import ComponentConfig, validate_component
+
+    class WithSecret(ComponentConfig):
+        api_token: str = Field(min_length=32)
+        ratio: float = Field(le=1)
+
+    with pytest.raises(ConfigError) as err:
+        validate_component(WithSecret, {"api_token": "hunter2-short", "ratio": 0.5}, "exporters.x")
+    assert err.value.path == "exporters.x.api_token"
+    assert "hunter2" not in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        validate_component(WithSecret, {"api_token": "a" * 32, "ratio": 1.5}, "exporters.x")
+    assert "(got 1.5)" in str(err.value)

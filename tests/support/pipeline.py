@@ -198,7 +198,8 @@ def read_sink(path: Path, signal: Signal) -> list[Any]:
         return []
     text = path.read_text()
     complete = text[: text.rfind("\n") + 1]
-    return [otlp_json.decode(signal, line) for line in complete.splitlines() if line.strip()]
+    # "\n" only: the Collector writes U+2028 and NEL raw inside strings, which splitlines() would split on.
+    return [otlp_json.decode(signal, line) for line in complete.split("\n") if line.strip()]
 
 
 def count_items(signal: Signal, requests: list[Any]) -> int:
