@@ -1,0 +1,314 @@
+"""The compiled rules: what a key means, and what a string value becomes.
+
+Both answers are pure functions of the config, so both are cached: keys repeat
+in every span, and so do many values (routes, statuses, hosts). A value's
+verdict is computed once: detectors propose, validators confirm, overlapping
+findings are resolved, and each finding's operator writes its stand-in.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import re2
+
+from processors.redaction.audit import SUMMARY_KEYS
+from processors.redaction.config import RedactionConfig
+from processors.redaction.detectors import DETECTORS, Detector, Finding, context_tokens
+from processors.redaction.detectors.geo import GeoDetector
+from processors.redaction.fastscan import ScanPattern, ValueScreen, byte_pattern
+from processors.redaction.operators import HashOperator, MaskOperator, Operator, RedactOperator
+from processors.redaction.sanitizers import sql as sql_sanitizer
+from processors.redaction.sanitizers import url as url_sanitizer
+
+MASK = "****"
+ROUND = "round"
+# Longer values are looked at every time: they seldom repeat, and would fill the cache.
+CACHE_MAX_VALUE_LENGTH = 1024
+KEY_CACHE_SIZE = 4096
+
+# Structural triggers for truncation, on protobuf framing rather than on text:
+# a KeyValue's value (0x12) or a log body (0x2a) that is an array (0x2a) or a map
+# (0x32) with a first element (0x0a). Hand-written from the OTLP field numbers.
+_VARINT = r"[\x80-\xff]{0,4}[\x00-\x7f]"
+ARRAY_OR_MAP_VALUE = rf"[\x12\x2a]{_VARINT}[\x2a\x32]{_VARINT}\x0a"
+# A run of text bytes as long as the string limit (C0 controls other than tab,
+# newline, carriage return and escape break a run, and so do protobuf tags).
+_TEXT_BYTE = r"[^\x00-\x08\x0e-\x1a\x1c-\x1f]"
+
+
+# Owners of value-screen patterns that are not detectors.
+_BLOCKED_VALUES, _URL = -1, -2
+# Detectors whose scan patterns have no literal to anchor on (see ScanPattern.dense).
+_DENSE = frozenset({"credit_card", "iban"})
+
+
+class Mode(enum.IntEnum):
+    """How a string value is read besides the detectors."""
+
+    TEXT = 0
+    URL = 1  # a URL attribute: full URL, target or query
+    URL_QUERY = 2  # a URL attribute that is a bare query string (url.query)
+    SQL = 3
+
+
+class KeyAction(enum.IntEnum):
+    VALUE = 0  # look at the value
+    IGNORE = 1  # pass through untouched
+    DROP = 2  # not on the allow-list: remove
+    BLOCK = 3  # a blocked key: replace the whole value
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRule:
+    action: KeyAction
+    context: int = 0  # bit i set: the key names a context word of detector i
+    mode: Mode = Mode.TEXT
+    geo: bool = False  # numbers under this key are coordinates
+
+
+TEXT = KeyRule(KeyAction.VALUE)
+
+
+class Rewrite(NamedTuple):
+    """A value's verdict: its new text, whether a keyed entry goes whole, and what was found."""
+
+    text: str
+    drop: bool
+    counts: tuple[tuple[str, str], ...]  # (rule, action) per finding
+
+
+class CacheStats(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int
+
+
+class RuleSet:
+    def __init__(self, config: RedactionConfig, *, screen: bool = True) -> None:
+        """``screen=False`` runs every detector pattern on every value (tests compare the two)."""
+        self.config = config
+        self.detectors: list[Detector] = []
+        for kind, cls in DETECTORS.items():  # priority order
+            if kind in config.detectors:
+                self.detectors.append(GeoDetector(precision=config.geo_precision) if cls is GeoDetector else cls())
+        self.geo = next((d for d in self.detectors if isinstance(d, GeoDetector)), None)
+        self._priority = {d.kind: i for i, d in enumerate(self.detectors)}
+        self.blocked_keys = _compile_all(config.blocked_keys, "blocked_keys")
+        self.blocked_values = _compile_all(config.blocked_values, "blocked_values")
+        self.allowed_values = _compile_all(config.allowed_values, "allowed_values")
+        self.ignored = frozenset(config.ignored_keys) | SUMMARY_KEYS
+        self.allowed = None if config.allow_all_keys else frozenset(config.allowed_keys) | SUMMARY_KEYS
+        self.url_keys = frozenset(config.url_sanitizer.attributes) if config.url_sanitizer.enabled else frozenset()
+        sql = config.db_sanitizer.sql
+        self.sql_keys = frozenset(sql.attributes) if sql.enabled else frozenset()
+        self.actions = self._operators(config)
+        self._screen_targets, screen_patterns = self._screen_patterns()
+        self._screen = ValueScreen(screen_patterns if screen else [], config.scan_engine)
+        self._screened = screen
+
+        self.key_rule: Callable[[str], KeyRule] = functools.lru_cache(KEY_CACHE_SIZE)(self._key_rule)
+        #: The verdict for values up to CACHE_MAX_VALUE_LENGTH, through the cache.
+        self.cached_rewrite: Callable[[str, int, Mode], Rewrite | None] = (
+            functools.lru_cache(config.cache_size)(self._rewrite) if config.cache_size else self._rewrite
+        )
+
+    # --- keys -----------------------------------------------------------------
+
+    def _key_rule(self, key: str) -> KeyRule:
+        if key in self.ignored:
+            return KeyRule(KeyAction.IGNORE)
+        if self.allowed is not None and key not in self.allowed:
+            return KeyRule(KeyAction.DROP)
+        if any(rx.search(key) for rx in self.blocked_keys):
+            return KeyRule(KeyAction.BLOCK)
+        tokens = context_tokens(key)
+        context = sum(1 << i for i, d in enumerate(self.detectors) if d.context and d.in_context(tokens))
+        geo = self.geo is not None and self.geo.in_context(tokens)
+        if key in self.sql_keys:
+            mode = Mode.SQL
+        elif key in self.url_keys:
+            mode = Mode.URL_QUERY if key.endswith("query") else Mode.URL
+        else:
+            mode = Mode.TEXT
+        if not context and mode is Mode.TEXT:
+            return TEXT
+        return KeyRule(KeyAction.VALUE, context, mode, geo)
+
+    # --- values ---------------------------------------------------------------
+
+    def rewrite(self, value: str, context: int = 0, mode: Mode = Mode.TEXT) -> Rewrite | None:
+        """The verdict on a string value; None when nothing in it is sensitive."""
+        if len(value) <= CACHE_MAX_VALUE_LENGTH:
+            return self.cached_rewrite(value, context, mode)
+        return self._rewrite(value, context, mode)
+
+    def cache_info(self) -> CacheStats:
+        info = getattr(self.cached_rewrite, "cache_info", None)
+        return CacheStats(*info()) if info else CacheStats(0, 0, 0, 0)
+
+    def _rewrite(self, value: str, context: int, mode: Mode) -> Rewrite | None:
+        found = self.findings(value, context, mode)
+        if not found:
+            return None
+        out: list[str] = []
+        counts: list[tuple[str, str]] = []
+        drop = False
+        pos = 0
+        for f in found:
+            action, op, placeholder = self.actions[f.rule]
+            if action == ROUND:
+                replacement = self.geo.transform(value[f.start:f.end])
+            else:
+                replacement = op.replace(f.normalized, placeholder)
+                drop = drop or op.drops_entry
+            out.append(value[pos:f.start])
+            out.append(replacement)
+            pos = f.end
+            counts.append((f.rule, action))
+        out.append(value[pos:])
+        return Rewrite("".join(out), drop, tuple(counts))
+
+    def findings(self, value: str, context: int = 0, mode: Mode = Mode.TEXT) -> list[Finding]:
+        """Every validated finding in a value, overlaps resolved, in order."""
+        found: list[Finding] = []
+        # The screen says which patterns could match at all; only those run (and every
+        # pattern of a detector whose context the key names).
+        candidates: dict[int, list[Any]] = {}
+        if self._screened:
+            for index in self._screen(value):
+                owner, item = self._screen_targets[index]
+                candidates.setdefault(owner, []).append(item)
+        else:
+            for owner, item in self._screen_targets:
+                candidates.setdefault(owner, []).append(item)
+        for i, detector in enumerate(self.detectors):
+            if context >> i & 1:
+                found.extend(detector.analyze(value, True))
+            elif i in candidates:
+                found.extend(detector.analyze(value, False, tuple(candidates[i])))
+        for rx in candidates.get(_BLOCKED_VALUES, ()):
+            found.extend(Finding(m.start(), m.end(), "blocked_value", m.group())
+                         for m in rx.finditer(value) if m.end() > m.start())
+        if mode is Mode.URL or mode is Mode.URL_QUERY:
+            found.extend(url_sanitizer.attribute_findings(value, "query" if mode is Mode.URL_QUERY else ""))
+        elif _URL in candidates:
+            found.extend(url_sanitizer.free_text_findings(value))
+        if mode is Mode.SQL:
+            found.extend(sql_sanitizer.findings(value))
+        if self.allowed_values:
+            found = [f for f in found if not any(rx.search(value[f.start:f.end]) for rx in self.allowed_values)]
+        return self._resolve(found, value) if len(found) > 1 else found
+
+    def _resolve(self, found: list[Finding], value: str) -> list[Finding]:
+        """Non-overlapping findings. Overlapping ones merge into one that covers both, so no
+        part of either survives; it takes the rule of the longer (then the detector listed first)."""
+        rank = self._priority
+        found.sort(key=lambda f: (f.start, f.start - f.end, rank.get(f.rule, len(rank))))
+        chosen: list[Finding] = []
+        for f in found:
+            if not chosen or f.start >= chosen[-1].end:
+                chosen.append(f)
+                continue
+            last = chosen[-1]
+            if f.end <= last.end:
+                continue  # inside the one already chosen
+            lead, other = (f, last) if f.end - f.start > last.end - last.start else (last, f)
+            # Geo only rounds numbers: a merge with anything else takes the other rule.
+            rule = other.rule if lead.rule == "geo" else lead.rule
+            chosen[-1] = Finding(last.start, f.end, rule, value[last.start:f.end])
+        return chosen
+
+    def whole_value(self, rule: str, text: str | None, data: bytes) -> tuple[str, bool, str]:
+        """The stand-in for a whole value (a blocked key): (text, drop the entry, action)."""
+        action, op, placeholder = self.actions[rule]
+        if text is not None:
+            return op.replace(text, placeholder), op.drops_entry, action
+        return op.replace_bytes(data, placeholder), op.drops_entry, action
+
+    # --- the raw scan ---------------------------------------------------------
+
+    def scan_patterns(self) -> list[ScanPattern]:
+        """Byte patterns that together match wherever any rule could act."""
+        patterns: list[ScanPattern] = []
+        for d in self.detectors:
+            patterns += [ScanPattern(d.kind, byte_pattern(p.scan or p.regex), dense=d.kind in _DENSE)
+                         for p in d.patterns if not p.needs_context]
+            if any(p.needs_context for p in d.patterns):
+                patterns += [ScanPattern(f"{d.kind}:context", _context_word(w)) for w in d.context]
+        patterns += [ScanPattern("blocked_key", byte_pattern(p), source=f"blocked_keys[{i}]")
+                     for i, p in enumerate(self.config.blocked_keys)]
+        patterns += [ScanPattern("blocked_value", byte_pattern(p), source=f"blocked_values[{i}]")
+                     for i, p in enumerate(self.config.blocked_values)]
+        if self.config.url_sanitizer.enabled:
+            patterns += [ScanPattern("url", byte_pattern(p)) for p in url_sanitizer.SCAN_PATTERNS]
+        patterns += [ScanPattern("url", re.escape(k)) for k in sorted(self.url_keys)]
+        patterns += [ScanPattern("sql", re.escape(k)) for k in sorted(self.sql_keys)]
+        truncation = self.config.truncation
+        if truncation.max_items:
+            patterns.append(ScanPattern("truncation", ARRAY_OR_MAP_VALUE, dense=True))
+        if truncation.max_string_length:
+            n = truncation.max_string_length
+            patterns.append(ScanPattern("truncation", f"{_TEXT_BYTE}{{{n}}}", locate=False, text_run=n))
+        return patterns
+
+    def _screen_patterns(self) -> tuple[list[tuple[int, Any]], list[ScanPattern]]:
+        """The value screen's patterns, each with what it stands for: (detector index, Pattern),
+        (_BLOCKED_VALUES, compiled regex) or (_URL, None)."""
+        targets: list[tuple[int, Any]] = []
+        patterns: list[ScanPattern] = []
+        for i, d in enumerate(self.detectors):
+            for p in d.patterns:
+                if not p.needs_context:
+                    targets.append((i, p))
+                    patterns.append(ScanPattern(d.kind, byte_pattern(p.scan or p.regex)))
+        for n, (rx, p) in enumerate(zip(self.blocked_values, self.config.blocked_values, strict=True)):
+            targets.append((_BLOCKED_VALUES, rx))
+            patterns.append(ScanPattern("blocked_value", byte_pattern(p), source=f"blocked_values[{n}]"))
+        if self.config.url_sanitizer.enabled:
+            for p in url_sanitizer.SCAN_PATTERNS:
+                targets.append((_URL, None))
+                patterns.append(ScanPattern("url", byte_pattern(p)))
+        return targets, patterns
+
+    # --- operators -------------------------------------------------------------
+
+    def _operators(self, config: RedactionConfig) -> dict[str, tuple[str, Operator | None, str]]:
+        key = config.hash_key.get_secret_value().encode() if config.hash_key is not None else None
+        built: dict[str, Operator] = {"mask": MaskOperator(), "redact": RedactOperator()}
+        rules = [d.kind for d in self.detectors] + ["blocked_key", "blocked_value", "url", "sql"]
+        actions: dict[str, tuple[str, Operator | None, str]] = {}
+        for rule in rules:
+            name = config.operator_for(rule)
+            if name == "hash" and "hash" not in built:
+                if key is None:  # the config refuses this already; keep the processor honest on its own
+                    raise ValueError("hash_key: required when an operator is hash")
+                built["hash"] = HashOperator(key)
+            placeholder = sql_sanitizer.PLACEHOLDER if rule == "sql" else MASK
+            actions[rule] = (name, built.get(name), placeholder)
+        return actions
+
+
+def _compile_all(patterns: list[str], key: str) -> list[Any]:
+    compiled = []
+    for i, p in enumerate(patterns):
+        try:
+            compiled.append(re2.compile(p))
+        except re2.error as exc:
+            raise ValueError(f"{key}[{i}]: {exc}") from None
+    return compiled
+
+
+def _context_word(word: str) -> str:
+    """Bytes of a key that names ``word`` (as context_tokens reads keys), case-insensitively."""
+    tokens = [t for t in re.split(r"[^A-Za-z0-9]+", word) if t]
+    return "(?i)" + "[^A-Za-z0-9]+".join(tokens) + "[^A-Za-z0-9]"
+
+
+__all__ = ["KeyAction", "KeyRule", "Mode", "Rewrite", "RuleSet", "TEXT"]

@@ -1,0 +1,44 @@
+"""URL query values and userinfo; SQL literals."""
+
+from __future__ import annotations
+
+import pytest
+
+from processors.redaction.sanitizers import sql, url
+
+
+def parts(text: str, findings) -> list[str]:
+    return [text[f.start:f.end] for f in findings]
+
+
+class TestUrl:
+    def test_query_values_and_userinfo_of_urls_in_text(self):
+        text = "GET https://bob:pw@api.example.org/v1/items?email=a%40b.de&page=2#top then done"
+        assert parts(text, url.free_text_findings(text)) == ["bob:pw", "a%40b.de", "2"]
+
+    def test_a_fragment_is_not_a_query(self):
+        text = "https://example.org/docs#section?x=1"
+        assert url.free_text_findings(text) == []
+
+    def test_empty_values_and_plain_urls_are_left_alone(self):
+        assert url.free_text_findings("https://example.org/a?flag&x=") == []
+        assert url.free_text_findings("no url here ?q=1") == []
+
+    @pytest.mark.parametrize(("key", "text", "expected"), [
+        ("url.full", "https://u@h/p?q=1", ["u", "1"]),
+        ("http.target", "/search?q=anna&lang=de", ["anna", "de"]),
+        ("url.query", "q=anna&lang=de", ["anna", "de"]),
+        ("http.target", "/plain/path", []),
+    ])
+    def test_url_attributes_in_any_shape(self, key, text, expected):
+        assert parts(text, url.attribute_findings(text, key)) == expected
+
+
+class TestSql:
+    def test_literals_go_identifiers_and_placeholders_stay(self):
+        text = "SELECT * FROM users2 WHERE email = 'anna@x.de' AND id = 42 AND t > $1 AND x = :name"
+        assert parts(text, sql.findings(text)) == ["'anna@x.de'", "42"]
+
+    def test_escaped_quotes_hex_and_floats(self):
+        text = "INSERT INTO t VALUES ('it''s', 3.14, 1e9, 0xBEEF, E'a\\'b')"
+        assert parts(text, sql.findings(text)) == ["'it''s'", "3.14", "1e9", "0xBEEF", "'a\\'b'"]
