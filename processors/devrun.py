@@ -88,11 +88,11 @@ def _summary(started: float) -> str:
     return f"[{time.monotonic() - started:5.0f}s] " + " | ".join(parts) + f"\n        sinks: {sinks or '(none yet)'}"
 
 
-def _admin_token() -> str:
-    """The session-health API token: from the environment, else a random one kept in var/ (0600)."""
-    if os.environ.get("SESSION_HEALTH_ADMIN_TOKEN"):
-        return os.environ["SESSION_HEALTH_ADMIN_TOKEN"]
-    path = VAR / "session-health.token"
+def _local_secret(env_name: str, filename: str) -> str:
+    """A secret from the environment, else a random one kept in var/ (0600) across runs."""
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    path = VAR / filename
     if not path.exists():
         VAR.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -115,7 +115,9 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
     env = {"OTELCOL_SINK_DIR": str(SINKS), "OTELCOL_QUEUE_DIR": str(VAR / "otelcol" / "queue"),
            "OTELPROC_SINK_DIR": str(SINKS), "OTELPROC_RECEIVER_ENDPOINT": "127.0.0.1:24317",
            "OTELPROC_NEXT_HOP": "127.0.0.1:14317", "OTELPROC_METRICS_ADDRESS": "127.0.0.1:8898",
-           "OTELPROC_ENDPOINT": "127.0.0.1:24317", "SESSION_HEALTH_ADMIN_TOKEN": _admin_token()}
+           "OTELPROC_ENDPOINT": "127.0.0.1:24317",
+           "SESSION_HEALTH_ADMIN_TOKEN": _local_secret("SESSION_HEALTH_ADMIN_TOKEN", "session-health.token"),
+           "REDACTION_HMAC_KEY": _local_secret("REDACTION_HMAC_KEY", "redaction-hmac.key")}
     try:
         if gateway:
             why = "--gateway" if force_gateway else "bin/otelcol is missing (no Go toolchain?)"

@@ -25,8 +25,8 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_validate_accepts_the_shipped_configs():
-    env = {**os.environ, "SESSION_HEALTH_ADMIN_TOKEN": "t0ken"}
-    for name in ("passthrough.yaml", "pipeline.yaml"):
+    env = {**os.environ, "SESSION_HEALTH_ADMIN_TOKEN": "t0ken", "REDACTION_HMAC_KEY": "k" * 32}
+    for name in ("passthrough.yaml", "pipeline.yaml", "gateway.yaml"):
         res = run("validate", "--config", str(REPO / "processors" / "configs" / name), env=env)
         assert res.returncode == 0, res.stderr
         assert "valid" in res.stdout
