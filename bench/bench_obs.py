@@ -1,0 +1,213 @@
+"""The obs SDK's overhead on FastAPI routes: p50 latency with ``obs.init``
+against the same app without it, measured in the same run (target < 10 %).
+
+Each app is served by uvicorn on loopback in a process of its own; this
+process is the HTTP client (keep-alive) and the OTLP sink. Rounds alternate
+(A/B/A/B...) so that drift on a shared machine hits both alike, and each side
+keeps its best round. The obs app runs as in production: traces, metrics and
+logs exported over OTLP gRPC (to a sink that acknowledges without parsing),
+INFO logs sampled at the seed's 1:10, JSON log lines written (to /dev/null).
+
+Routes:
+- ``GET /rooms/{room_id}``: the shape of divan's routes, and the figure the
+  target is read on: a Redis GET (a real redis-server when one is on PATH,
+  else fakeredis) and a SQL SELECT (SQLite file), both instrumented on the
+  obs side, so the request makes three spans.
+- ``GET /ping``: a handler that does nothing, i.e. the SDK's fixed cost per
+  request laid bare (reported, not held to the target: against a route that
+  does no work any per-request cost is a large ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+
+from bench.common import Rate, best_of, measure, ratio, write_results
+from bench.loopback import REPO, _wait, free_port
+
+ROUNDS = 3
+SECONDS = float(os.environ.get("BENCH_OBS_SECONDS", "2"))
+TARGET = 1.10
+TARGET_ROUTE = "/rooms/1"
+ROUTES = (TARGET_ROUTE, "/ping")
+_SERVICES = ("trace.v1.TraceService", "metrics.v1.MetricsService", "logs.v1.LogsService")
+
+
+# --- the app under test (built in the server process) -------------------------
+
+def build_app(endpoint: str | None, redis_url: str | None, db_path: str) -> Any:
+    """The same two routes; with ``endpoint`` the app is wired by obs.init and its stores are instrumented."""
+    import fakeredis
+    import redis
+    from fastapi import FastAPI
+    from sqlalchemy import create_engine, text
+
+    from services import obs
+
+    app = FastAPI()
+    r = redis.Redis.from_url(redis_url, decode_responses=True) if redis_url else fakeredis.FakeRedis(decode_responses=True)
+    engine = create_engine(f"sqlite+pysqlite:///{db_path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS rooms (id INTEGER PRIMARY KEY, name TEXT)"))
+        conn.execute(text("INSERT OR REPLACE INTO rooms VALUES (1, 'algebra')"))
+    r.set("room:1:online", 3)
+    if endpoint is not None:
+        o = obs.init(app, obs.ObsSettings(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OBS_ADMIN_TOKEN="b" * 24,
+                                          HEALTH_PROBE_INTERVAL_SECONDS=0),
+                     service_name="bench-api")
+        o.use_redis(r, readiness=False)
+        o.use_database(engine, readiness=False, migrations=False)
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/rooms/{room_id}")
+    def room(room_id: int) -> dict[str, Any]:
+        online = int(r.get(f"room:{room_id}:online") or 0)
+        with engine.connect() as conn:
+            name = conn.execute(text("SELECT name FROM rooms WHERE id = :id"), {"id": room_id}).scalar_one()
+        return {"id": room_id, "name": name, "online": online}
+
+    return app
+
+
+def serve(argv: list[str]) -> None:
+    """Server process entry point: ``--serve baseline|obs --port N [--otlp URL] [--redis URL] --db PATH``."""
+    import uvicorn
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--serve", choices=["baseline", "obs"], required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--otlp")
+    p.add_argument("--redis")
+    p.add_argument("--db", required=True)
+    a = p.parse_args(argv)
+    app = build_app(a.otlp if a.serve == "obs" else None, a.redis, a.db)
+    uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", access_log=False)
+
+
+# --- the harness ---------------------------------------------------------------
+
+@contextlib.contextmanager
+def null_collector() -> Iterator[str]:
+    """An OTLP gRPC endpoint that acknowledges every export without parsing it."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+
+    def ack(_request: bytes, _context: grpc.ServicerContext) -> bytes:
+        return b""  # an empty Export*ServiceResponse
+
+    for service in _SERVICES:
+        handler = grpc.unary_unary_rpc_method_handler(ack)  # no (de)serialisers: raw bytes in and out
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(f"opentelemetry.proto.collector.{service}", {"Export": handler}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop(grace=1)
+
+
+@contextlib.contextmanager
+def _process(argv: list[str], port: int) -> Iterator[None]:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    try:
+        _wait(port, proc)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def _redis() -> Iterator[str | None]:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        yield None
+        return
+    port = free_port()
+    with _process([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], port):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@contextlib.contextmanager
+def _servers(endpoint: str, redis_url: str | None, tmp: Path) -> Iterator[dict[str, str]]:
+    urls: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        for kind in ("baseline", "obs"):
+            port = free_port()
+            argv = [sys.executable, "-m", "bench.bench_obs", "--serve", kind, "--port", str(port),
+                    "--otlp", endpoint, "--db", str(tmp / f"{kind}.db")]
+            if redis_url:
+                argv += ["--redis", redis_url]
+            stack.enter_context(_process(argv, port))
+            urls[kind] = f"http://127.0.0.1:{port}"
+        yield urls
+
+
+def run(seconds: float = SECONDS, rounds: int = ROUNDS) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, null_collector() as endpoint, _redis() as redis_url, \
+            _servers(endpoint, redis_url, Path(tmp)) as urls:
+        clients = {kind: httpx.Client(base_url=url, timeout=10) for kind, url in urls.items()}
+        try:
+            for path in ROUTES:
+                runs: dict[str, list[Rate]] = {"baseline": [], "obs": []}
+                for _ in range(rounds):
+                    for kind, client in clients.items():
+                        runs[kind].append(measure(f"{kind} {path}", lambda c=client: c.get(path).raise_for_status(),
+                                                  items_per_call=1, seconds=seconds, warmup=100))
+                base, with_obs = best_of(runs["baseline"]), best_of(runs["obs"])
+                results[path] = {
+                    "baseline": base, "obs": with_obs,
+                    "overhead_us_p50": round((with_obs.percentile_ms(0.5) - base.percentile_ms(0.5)) * 1000, 1),
+                    "p50_ratio": ratio(with_obs.percentile_ms(0.5), base.percentile_ms(0.5)),
+                    "p99_ratio": ratio(with_obs.percentile_ms(0.99), base.percentile_ms(0.99)),
+                }
+        finally:
+            for client in clients.values():
+                client.close()
+    results["redis"] = "redis-server" if redis_url else "fakeredis"
+    # Other work on the machine inflates every figure; the load says how much there was.
+    results["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return results
+
+
+def main() -> dict[str, Any]:
+    results = run()
+    print(f"  uvicorn on loopback, Redis: {results['redis']}, SQL: SQLite file, OTLP: null sink, "
+          f"load average {results['load_average_1m']} on {os.cpu_count()} CPUs")
+    print(f"  {'route':<12}{'baseline p50':>14}{'obs p50':>10}{'overhead':>10}{'p50 ratio':>11}{'p99 ratio':>11}")
+    for path in ROUTES:
+        r = results[path]
+        verdict = (f"target < {TARGET:.2f}: {'ok' if r['p50_ratio'] < TARGET else 'OVER'}" if path == TARGET_ROUTE
+                   else "fixed cost (no target)")
+        print(f"  {path:<12}{r['baseline'].percentile_ms(0.5):>11.3f} ms{r['obs'].percentile_ms(0.5):>7.3f} ms"
+              f"{r['overhead_us_p50']:>7.0f} us{r['p50_ratio']:>11.3f}{r['p99_ratio']:>11.3f}  {verdict}")
+    write_results("obs", {"target_route": TARGET_ROUTE, "target_p50_ratio": TARGET, "routes": results})
+    return results
+
+
+if __name__ == "__main__":
+    if "--serve" in sys.argv:
+        serve(sys.argv[1:])
+    else:
+        sys.exit(0 if main()[TARGET_ROUTE]["p50_ratio"] < TARGET else 1)

@@ -1,0 +1,1 @@
+"""FastAPI services, one per seed system, and the ``obs`` SDK they share."""

@@ -1,0 +1,143 @@
+"""Request dependencies: the service context, and the ingest auth chain.
+
+The chain runs in the order the seed counts it: token (401), then HMAC
+signature (403, or 401 when it is missing), then the per-client rate limit
+(429). Each refusal is counted and kept in ``recent_failures`` before the
+HTTPException leaves; details are short and stable, and never echo what the
+client sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from services.ingest.ingestion import Ingestor
+from services.ingest.media import MediaUploads
+from services.ingest.ratelimit import SlidingWindowLimiter
+from services.ingest.schemas import IngestBatch
+from services.ingest.security import presented_token, token_matches, verify_signature
+from services.ingest.settings import IngestSettings
+from services.ingest.store import IngestStore
+from services.ingest.telemetry import IngestMetrics
+
+INVALID_TOKEN = "Invalid ingest token"
+SIGNATURE_REQUIRED = "Signature required"
+INVALID_SIGNATURE = "Invalid signature"
+RATE_LIMITED = "Rate limit exceeded"
+INVALID_PAYLOAD = "Invalid payload"
+TOO_LARGE = "Payload too large"
+
+
+@dataclass
+class IngestContext:
+    """Everything the routes share; built once per app by ``create_app``."""
+
+    settings: IngestSettings
+    metrics: IngestMetrics
+    store: IngestStore
+    ingestor: Ingestor
+    media: MediaUploads
+    limiter: SlidingWindowLimiter
+    log: logging.Logger
+    # obs's admin guard: the admin token unless OBS_METRICS_PUBLIC=true.
+    admin_guard: Callable[[Request], None]
+    version: str = "unknown"
+
+
+def get_context(request: Request) -> IngestContext:
+    return request.app.state.ingest
+
+
+ContextDep = Annotated[IngestContext, Depends(get_context)]
+
+
+def require_admin(request: Request, ctx: ContextDep) -> None:
+    ctx.admin_guard(request)
+
+
+def _client_hint(body: bytes) -> str | None:
+    """The batch's client_id, for triage of refused requests; None unless the body is a JSON object."""
+    try:
+        value = json.loads(body).get("client_id")
+    except (ValueError, AttributeError):
+        return None
+    return value[:128] if isinstance(value, str) else None
+
+
+def _refuse(ctx: IngestContext, status: int, reason: str, totals: tuple[str, ...], detail: str, *,
+            client_id: str | None, headers: dict[str, str] | None = None) -> HTTPException:
+    ctx.metrics.failure(status, reason, totals, client_id=client_id)
+    level = logging.WARNING if status != 429 else logging.INFO
+    ctx.log.log(level, "ingest request refused",
+                extra={"ingest.reason": reason, "ingest.client_id": client_id, "http.response.status_code": status})
+    return HTTPException(status, detail, headers=headers)
+
+
+async def read_body(request: Request, ctx: IngestContext, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, TOO_LARGE)
+    body = await request.body()
+    if len(body) > limit:
+        raise HTTPException(413, TOO_LARGE)
+    return body
+
+
+def check_token(ctx: IngestContext, request: Request, client_hint: str | None) -> None:
+    token = presented_token(request.headers)
+    if not token_matches(token, ctx.settings.WHATSAPP_INGEST_TOKEN):
+        reason = "missing_token" if token is None else "invalid_token"
+        raise _refuse(ctx, 401, reason, ("auth_failures",), INVALID_TOKEN, client_id=client_hint,
+                      headers={"WWW-Authenticate": "Bearer"})
+
+
+def check_signature(ctx: IngestContext, request: Request, body: bytes, client_hint: str | None) -> None:
+    headers = request.headers
+    secret = ctx.settings.WHATSAPP_HMAC_SECRET
+    if secret is None:
+        return
+    problem = verify_signature(secret, headers, body, now=datetime.now(timezone.utc),
+                               max_age_s=ctx.settings.WHATSAPP_SIGNATURE_MAX_AGE_S)
+    if problem is None:
+        return
+    if problem.value == "missing_signature":
+        raise _refuse(ctx, 401, problem.value, ("auth_failures", "signature_failures"), SIGNATURE_REQUIRED,
+                      client_id=client_hint)
+    raise _refuse(ctx, 403, problem.value, ("forbidden", "signature_failures"), INVALID_SIGNATURE,
+                  client_id=client_hint)
+
+
+def rate_limit(ctx: IngestContext, scope: str, client_id: str) -> None:
+    decision = ctx.limiter.check(scope, client_id)
+    if not decision.allowed:
+        raise _refuse(ctx, 429, "rate_limited", ("rate_limited",), RATE_LIMITED, client_id=client_id,
+                      headers={"Retry-After": str(decision.retry_after_s)})
+
+
+async def authenticated_batch(request: Request, ctx: ContextDep) -> IngestBatch:
+    body = await read_body(request, ctx, ctx.settings.WHATSAPP_INGEST_MAX_BODY_BYTES)
+    hint = _client_hint(body)
+    check_token(ctx, request, hint)
+    check_signature(ctx, request, body, hint)
+    try:
+        batch = IngestBatch.model_validate_json(body)
+    except ValidationError:
+        # The errors quote the input; the client gets a stable detail instead.
+        raise HTTPException(422, INVALID_PAYLOAD) from None
+    if len(batch.messages) > ctx.settings.WHATSAPP_INGEST_MAX_MESSAGES:
+        raise HTTPException(413, TOO_LARGE)
+    # Redis round trips off the event loop; the thread inherits the request's trace context.
+    await run_in_threadpool(rate_limit, ctx, "ingest", batch.client_id)
+    return batch
+
+
+BatchDep = Annotated[IngestBatch, Depends(authenticated_batch)]

@@ -1,0 +1,24 @@
+"""POST /integrations/whatsapp/ingest: a batch of messages from a collector."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from services.ingest.deps import BatchDep, ContextDep
+from services.ingest.schemas import IngestResult
+from services.obs import context as obs_context
+
+router = APIRouter(tags=["whatsapp"])
+
+
+def _request_id() -> str:
+    req = obs_context.current()
+    return req.request_id if req is not None else uuid.uuid4().hex
+
+
+@router.post("/integrations/whatsapp/ingest", response_model=IngestResult)
+def ingest(batch: BatchDep, ctx: ContextDep) -> IngestResult:
+    # A sync route: FastAPI runs it in a worker thread, where the SQL and Redis calls may block.
+    return ctx.ingestor.ingest(batch, request_id=_request_id())

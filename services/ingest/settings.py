@@ -1,0 +1,76 @@
+"""Settings of the WhatsApp ingest service (seed 000), read from the environment.
+
+Secrets (the ingest token, the HMAC secret) are ``SecretStr``: they print as
+``**********`` and are never logged. Backing stores fall back to fakeredis and
+a SQLite file when ``REDIS_URL`` / ``DATABASE_URL`` are unset.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER = "changethis"
+
+
+class IngestSettings(BaseSettings):
+    """One field per environment variable; required secrets have no default."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    SERVICE_NAME: str = Field("whatsapp-ingest", description="service.name of every signal")
+    ENV: Literal["dev", "test", "staging", "prod"] = "dev"
+
+    # --- auth -----------------------------------------------------------------
+    WHATSAPP_INGEST_TOKEN: SecretStr = Field(
+        description="bearer token (Authorization: Bearer or X-Ingest-Token); required, a missing one fails at startup"
+    )
+    WHATSAPP_HMAC_SECRET: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("WHATSAPP_HMAC_SECRET", "WHATSAPP_INGEST_HMAC_SECRET"),
+        description="when set, every request must carry X-Signature over `timestamp.body` (fails closed)",
+    )
+    WHATSAPP_SIGNATURE_MAX_AGE_S: int = Field(300, gt=0, description="older X-Signature-Timestamp values are refused")
+
+    # --- limits ---------------------------------------------------------------
+    WHATSAPP_INGEST_RATE_LIMIT_PER_MINUTE: int = Field(
+        120, ge=1, description="requests per client_id in any sliding 60 s window; more answer 429"
+    )
+    WHATSAPP_INGEST_MAX_BODY_BYTES: int = Field(1 << 20, gt=0, description="larger ingest bodies answer 413")
+    WHATSAPP_INGEST_MAX_MESSAGES: int = Field(500, gt=0, description="messages per batch")
+    WHATSAPP_MEDIA_MAX_BYTES: int = Field(16 << 20, gt=0, description="larger media uploads answer 413")
+    WHATSAPP_MEDIA_DIR: Path | None = Field(None, description="content-addressed media store; unset: a temp dir")
+    DEDUPE_TTL_S: int = Field(7 * 24 * 3600, gt=0, description="how long a message key stays in the Redis dedupe set")
+
+    # --- backing stores -------------------------------------------------------
+    REDIS_URL: str | None = Field(None, description="unset: fakeredis in process, same code path")
+    REDIS_KEY_PREFIX: str = Field("ingest:", description="namespace of every Redis key this service writes")
+    DATABASE_URL: str | None = Field(None, description="unset: a SQLite file in a temp dir, same code path")
+
+    @field_validator("REDIS_URL", "DATABASE_URL", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> IngestSettings:
+        for name in ("WHATSAPP_INGEST_TOKEN", "WHATSAPP_HMAC_SECRET"):
+            value = getattr(self, name)
+            if value is None or value.get_secret_value() != _PLACEHOLDER:
+                continue
+            message = f'The value of {name} is "{_PLACEHOLDER}", for security, please change it.'
+            if self.ENV == "dev":
+                warnings.warn(message, stacklevel=1)
+            else:
+                raise ValueError(message)
+        return self
+
+
+@lru_cache
+def get_settings() -> IngestSettings:
+    return IngestSettings()  # type: ignore[call-arg]  # required fields come from the environment

@@ -1,0 +1,123 @@
+"""Exporter wrappers that apply the PII policy and ``db.statement`` sanitising
+to every span before it leaves the process (any exporter: OTLP, in-memory).
+
+A wrapper rather than a SpanProcessor: spans are read-only once ended, so the
+clean copy is made on the export path, once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Status
+
+from services.obs.pii import anonymise_ip, scrub_mapping, scrub_text, scrub_value
+from services.obs.sanitize import STATEMENT_KEYS, sanitize_statement
+
+_IP_KEYS = frozenset({"client.address", "net.peer.ip", "net.sock.peer.addr", "http.client_ip", "network.peer.address"})
+_QUERY_KEYS = frozenset({"url.query", "http.query"})
+
+
+def _clean_value(key: str, value: Any, db_system: Any) -> Any:
+    if isinstance(value, str):
+        if key in STATEMENT_KEYS:
+            return sanitize_statement(value, db_system)
+        if key in _IP_KEYS:
+            return anonymise_ip(value) or ""
+        if key in _QUERY_KEYS:
+            return scrub_text("?" + value)[1:]
+    cleaned = scrub_value(key, value)
+    # Attribute values must stay homogeneous primitives or sequences of them.
+    return tuple(cleaned) if isinstance(cleaned, list) else cleaned
+
+
+def clean_attributes(attributes: Any) -> Any:
+    """Span or event attributes as they may be exported: the same object when nothing needed cleaning."""
+    if not attributes:
+        return attributes
+    db_system = attributes.get("db.system") or attributes.get("db.system.name")
+    out: dict[str, Any] | None = None
+    for key, value in attributes.items():
+        cleaned = _clean_value(key, value, db_system)
+        if out is None and cleaned != value:
+            # First change: copy what came before it, then carry on writing into the copy.
+            out = {}
+            for k, v in attributes.items():
+                if k == key:
+                    break
+                out[k] = v
+        if out is not None:
+            out[key] = cleaned
+    return attributes if out is None else out
+
+
+def clean_span(span: ReadableSpan) -> ReadableSpan:
+    """The span as it may be exported; the same span (no copy) when it was already clean, the common case."""
+    name = scrub_text(span.name)
+    attributes = clean_attributes(span.attributes)
+    events = [(e, clean_attributes(e.attributes)) for e in span.events]
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, scrub_text(status.description))
+    if (name == span.name and attributes is span.attributes and status is span.status
+            and all(cleaned is e.attributes for e, cleaned in events)):
+        return span
+    return ReadableSpan(
+        name=name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=[Event(e.name, cleaned, e.timestamp) for e, cleaned in events],
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class SanitizingSpanExporter(SpanExporter):
+    """Cleans each span, then hands the batch to ``inner``."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([clean_span(s) for s in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+class SanitizingLogProcessor(LogRecordProcessor):
+    """First log processor of the provider: cleans the body and attributes in place.
+
+    The JSON log filter already cleaned records coming through ``obs.logger``;
+    this catches anything emitted on the provider directly (other bridges, events).
+    """
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        record = log_record.log_record
+        if isinstance(record.body, str):
+            record.body = scrub_text(record.body)
+        elif isinstance(record.body, dict):
+            record.body = scrub_mapping(record.body)
+        if record.attributes:
+            cleaned = clean_attributes(record.attributes)
+            if cleaned is not record.attributes:
+                record.attributes = cleaned
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True

@@ -1,0 +1,71 @@
+"""Auto-instrumentation of FastAPI, Redis, SQLAlchemy and HTTPX on one Obs's providers.
+
+Each call instruments one object (app, client, engine) with this service's
+providers rather than patching the libraries process-wide, so that apps in one
+process do not share exporters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import __version__ as _sqla_instr_version
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
+from opentelemetry.semconv._incubating.metrics.db_metrics import DB_CLIENT_CONNECTIONS_USAGE
+from opentelemetry.trace import TracerProvider
+
+# Probes and scrapes are not traced: they would drown the traces people look for.
+UNTRACED_PATHS = ("/health/live", "/health/startup")
+
+
+def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_paths: tuple[str, ...]) -> None:
+    """opentelemetry-instrumentation-fastapi (``OBS_FASTAPI_INSTRUMENTATION=opentelemetry``).
+
+    Its request metrics are left out (a no-op meter provider): the obs
+    middleware already records the seed's ``<prefix>_http_*`` for every request.
+    """
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=tracer_provider, meter_provider=NoOpMeterProvider(),
+        excluded_urls=",".join(p.lstrip("/") for p in untraced_paths),
+        # The per-message receive/send spans double the span count of every request and say little.
+        exclude_spans=["receive", "send"],
+    )
+
+
+def instrument_redis(client: Any, tracer_provider: TracerProvider) -> Any:
+    RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
+    return client
+
+
+def instrument_httpx(client: Any, tracer_provider: TracerProvider, meter_provider: MeterProvider) -> Any:
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider, meter_provider=meter_provider)
+    return client
+
+
+def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, pool_metrics: MeterProvider | None = None) -> Any:
+    """Spans for every statement on ``engine`` (sync or async).
+
+    ``SQLAlchemyInstrumentor().instrument(engine=...)`` works once per process
+    (the instrumentor is a singleton), so the per-engine ``EngineTracer`` it
+    builds is used directly. Its pool-usage counter (four measurements per
+    checkout and checkin, the largest cost of a traced query) is off unless
+    ``pool_metrics`` is given.
+    """
+    sync_engine = getattr(engine, "sync_engine", engine)
+    if getattr(sync_engine, "_obs_instrumented", False):
+        return engine
+    tracer = tracer_provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", _sqla_instr_version)
+    meter = (pool_metrics or NoOpMeterProvider()).get_meter("opentelemetry.instrumentation.sqlalchemy",
+                                                            _sqla_instr_version)
+    usage = meter.create_up_down_counter(
+        DB_CLIENT_CONNECTIONS_USAGE, unit="connections",
+        description="The number of connections that are currently in state described by the state attribute.",
+    )
+    EngineTracer(tracer, sync_engine, usage)
+    sync_engine._obs_instrumented = True
+    return engine

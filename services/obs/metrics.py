@@ -1,0 +1,112 @@
+"""The SDK's own instruments, named ``<prefix>_...`` as seed 004 §4 names them.
+
+OTLP names are the seed's Prometheus names verbatim. The Collector's
+prometheus exporter keeps them: a counter already ending in ``_total`` is not
+suffixed again, and a unit already spelled in the name (``_seconds``) is not
+appended twice. Up gauges carry no unit: unit ``1`` on a gauge would add
+``_ratio``. See README.md for the full mapping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+# Seed 004 §4: "buckets: [0.01..5]".
+HTTP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Probe latencies are summaries in the seed; OTLP has no summary instrument, so a histogram with fine buckets.
+PROBE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
+
+
+class RequestMetrics:
+    """``<prefix>_http_requests_total{route,method,status}`` and ``<prefix>_http_request_duration_seconds{route,method}``."""
+
+    def __init__(self, meter: Meter, prefix: str) -> None:
+        self.requests = meter.create_counter(
+            f"{prefix}_http_requests_total", unit="{request}", description="HTTP requests by route template, method and status",
+        )
+        self.duration = meter.create_histogram(
+            f"{prefix}_http_request_duration_seconds", unit="s", description="HTTP request latency by route template",
+            explicit_bucket_boundaries_advisory=list(HTTP_BUCKETS),
+        )
+        # Attribute dicts are cached: label sets are few (route x method x status) and OTel hashes them per call.
+        self._attrs: dict[tuple[str, str, int], tuple[dict[str, str], dict[str, str]]] = {}
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        attrs = self._attrs.get(key)
+        if attrs is None:
+            attrs = ({"route": route, "method": method, "status": str(status)}, {"route": route, "method": method})
+            if len(self._attrs) < 4096:
+                self._attrs[key] = attrs
+        self.requests.add(1, attrs[0])
+        self.duration.record(seconds, attrs[1])
+
+
+@dataclass
+class ProbeState:
+    up: int = 0
+    seen: bool = False
+
+
+@dataclass
+class ProbeMetrics:
+    """``<prefix>_<dep>_up`` (0/1) and ``<prefix>_<dep>_latency_seconds`` for each dependency probed."""
+
+    meter: Meter
+    prefix: str
+    states: dict[str, ProbeState] = field(default_factory=dict)
+    _latency: dict[str, object] = field(default_factory=dict)
+
+    def track(self, dependency: str) -> None:
+        if dependency in self.states:
+            return
+        state = self.states[dependency] = ProbeState()
+
+        def observe(_: CallbackOptions, st: ProbeState = state) -> Iterable[Observation]:
+            return [Observation(st.up)] if st.seen else []
+
+        self.meter.create_observable_gauge(
+            f"{self.prefix}_{dependency}_up", callbacks=[observe], unit="",
+            description=f"1 when the last {dependency} probe passed within its budget, else 0",
+        )
+        self._latency[dependency] = self.meter.create_histogram(
+            f"{self.prefix}_{dependency}_latency_seconds", unit="s", description=f"{dependency} probe round trip",
+            explicit_bucket_boundaries_advisory=list(PROBE_BUCKETS),
+        )
+
+    def record(self, dependency: str, ok: bool, seconds: float | None) -> None:
+        state = self.states.get(dependency)
+        if state is None:
+            return
+        state.up, state.seen = int(ok), True
+        if seconds is not None:
+            self._latency[dependency].record(seconds)  # type: ignore[attr-defined]
+
+
+class JobMetrics:
+    """``<prefix>_jobs_runs_total{name,result}`` and ``<prefix>_jobs_duration_seconds{name}``."""
+
+    def __init__(self, meter: Meter, prefix: str) -> None:
+        self.runs = meter.create_counter(f"{prefix}_jobs_runs_total", unit="{run}", description="Background job runs by result")
+        self.duration = meter.create_histogram(
+            f"{prefix}_jobs_duration_seconds", unit="s", description="Background job duration",
+            explicit_bucket_boundaries_advisory=list(JOB_BUCKETS),
+        )
+
+    @contextmanager
+    def run(self, name: str, clock: Callable[[], float] = time.perf_counter) -> Iterator[None]:
+        """Time the block; ``result`` is ``ok`` or ``error`` (the exception is re-raised)."""
+        start = clock()
+        result = "error"
+        try:
+            yield
+            result = "ok"
+        finally:
+            self.runs.add(1, {"name": name, "result": result})
+            self.duration.record(clock() - start, {"name": name})

@@ -1,0 +1,116 @@
+"""The WhatsApp session service (seed 001): ``create_app(settings=None)``.
+
+Simulated sessions emit the ``wa.session.*`` events (DESIGN §6) as OTLP log
+records; the backend proxy routes read the fleet view back from the
+session-health API. A live tick steps every session (heartbeats, reconnects)
+every ``SESSION_TICK_INTERVAL_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from opentelemetry.sdk.metrics.export import MetricReader
+
+from services import obs
+from services.obs.ops import admin_guard
+from services.session import db
+from services.session.cache import make_redis
+from services.session.credentials import CredentialStore
+from services.session.deps import SessionContext
+from services.session.lock import SessionLock
+from services.session.machine import Policy
+from services.session.manager import SessionManager
+from services.session.routers import proxy, sessions
+from services.session.settings import SessionSettings, get_settings
+from services.session.telemetry import EventCounter, events_logger
+
+METRICS_PREFIX = "whatsapp_session"
+
+
+def migration_check(engine: Any) -> Any:
+    """Readiness: this service's own Alembic version table is at its head revision."""
+
+    def probe() -> dict[str, Any]:
+        current = db.current_revision(engine)
+        return {"ok": current == db.HEAD, "version": current, "required": db.HEAD}
+
+    return probe
+
+
+def policy_of(settings: SessionSettings) -> Policy:
+    return Policy(
+        missed_heartbeats_limit=settings.SESSION_MISSED_HEARTBEATS_LIMIT,
+        max_reconnect_attempts=settings.SESSION_MAX_RECONNECT_ATTEMPTS,
+        breaker_threshold=settings.SESSION_BREAKER_THRESHOLD,
+        breaker_cooldown_s=settings.SESSION_BREAKER_COOLDOWN_S,
+    )
+
+
+async def _tick_forever(manager: SessionManager, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        await run_in_threadpool(manager.tick)
+
+
+def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.ObsSettings | None = None,
+               metric_readers: Sequence[MetricReader] = ()) -> FastAPI:
+    settings = settings if settings is not None else get_settings()
+    engine = db.make_engine(settings.DATABASE_URL)
+    redis_client = make_redis(settings.REDIS_URL)
+    token = settings.SESSION_HEALTH_ADMIN_TOKEN
+    health_api = httpx.AsyncClient(
+        base_url=settings.SESSION_HEALTH_URL, timeout=settings.SESSION_HEALTH_TIMEOUT_S,
+        headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else None,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(db.upgrade, engine)
+        ticker = None
+        if settings.SESSION_TICK_INTERVAL_S > 0:
+            ticker = asyncio.create_task(_tick_forever(app.state.session.manager, settings.SESSION_TICK_INTERVAL_S))
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+            await health_api.aclose()
+            redis_client.close()
+            db.dispose_engine(engine)
+
+    app = FastAPI(title="WhatsApp session", lifespan=lifespan)
+    app.include_router(sessions.router)
+    app.include_router(proxy.router)
+
+    o = obs.init(app, obs_settings, service_name=settings.SERVICE_NAME, metrics_prefix=METRICS_PREFIX,
+                 extra_metric_readers=metric_readers)
+    o.use_redis(redis_client)
+    o.use_database(engine, migrations=False)
+    o.add_readiness_check("migrations", migration_check(engine))
+    o.use_httpx(health_api)
+    log = o.get_logger("session")
+    event_log = events_logger(o)
+    event_log.addHandler(EventCounter(o.meter))
+
+    manager = SessionManager(
+        credentials=CredentialStore(engine),
+        lock=SessionLock(redis_client, prefix=settings.REDIS_KEY_PREFIX, holder=settings.SESSION_REPLICA_ID,
+                         ttl_ms=settings.SESSION_LOCK_TTL_MS),
+        events_logger=event_log, policy=policy_of(settings),
+        heartbeat_interval_s=settings.SESSION_HEARTBEAT_INTERVAL_S, log=log,
+    )
+    app.state.session = SessionContext(
+        settings=settings, manager=manager, health_api=health_api, log=log,
+        # These routes change state: the admin token always, whatever OBS_METRICS_PUBLIC says.
+        admin_guard=admin_guard(o.settings.model_copy(update={"OBS_METRICS_PUBLIC": False})),
+    )
+    return app

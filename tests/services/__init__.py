@@ -1,0 +1,1 @@
+"""Tests of the FastAPI services and the obs SDK."""

@@ -1,0 +1,1 @@
+"""Tests of divan-api (services/divan)."""

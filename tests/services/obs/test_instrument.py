@@ -1,0 +1,76 @@
+"""Auto-instrumentation on real Redis and PostgreSQL: FastAPI, Redis, SQLAlchemy and HTTPX spans in one trace."""
+
+from __future__ import annotations
+
+import httpx
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from tests.services.obs.capture import build_app
+from tests.support.servers import PostgresServer, RedisServer
+
+
+def test_one_request_yields_server_redis_sql_and_httpx_spans_in_one_trace(
+        redis_srv: RedisServer, postgres_srv: PostgresServer) -> None:
+    app, o, cap = build_app()
+    r = o.use_redis(redis.Redis.from_url(redis_srv.url))
+    engine = o.use_database(create_engine(postgres_srv.url), migrations=False)
+    upstream = httpx.Client(transport=httpx.MockTransport(lambda req: httpx.Response(204)))
+    o.use_httpx(upstream)
+
+    @app.get("/profile/{user_id}")
+    def profile(user_id: int) -> dict[str, int]:
+        r.set(f"seen:{user_id}", "ada@example.com")
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT count(*) FROM pg_class WHERE relname = 'ada@example.com'")).scalar_one()
+        upstream.get("http://avatars.internal/v1/avatars?email=ada@example.com")
+        return {"found": found}
+
+    with TestClient(app) as client:
+        resp = client.get("/profile/7")
+    assert resp.status_code == 200
+    trace_id = int(resp.headers["traceparent"].split("-")[1], 16)
+    spans = [s for s in cap.finished_spans() if s.context.trace_id == trace_id]
+    by_name = {s.name: s for s in spans}
+    assert "GET /profile/{user_id}" in by_name
+    redis_span = by_name["SET"]
+    assert redis_span.attributes["db.system"] == "redis" and redis_span.attributes["db.statement"] == "SET ? ?"
+    sql = [s for s in spans if s.attributes.get("db.system") == "postgresql"]
+    assert sql and sql[0].attributes["db.statement"] == "SELECT count(*) FROM pg_class WHERE relname = ?"
+    client_span = [s for s in spans if s.name == "GET" and s.attributes.get("http.method") == "GET"]
+    assert client_span, [s.name for s in spans]
+    server = by_name["GET /profile/{user_id}"]
+    assert all(s.context.trace_id == server.context.trace_id for s in (redis_span, sql[0], client_span[0]))
+    assert "ada@example.com" not in "\n".join(str(dict(s.attributes)) for s in spans)
+
+
+def test_async_clients_are_instrumented_too(redis_srv: RedisServer) -> None:
+    import redis.asyncio as aioredis
+
+    app, o, cap = build_app()
+    r = o.use_redis(aioredis.Redis.from_url(redis_srv.url))
+
+    @app.get("/count")
+    async def count() -> dict[str, int]:
+        return {"n": await r.incr("hits")}
+
+    with TestClient(app) as client:
+        assert client.get("/count").status_code == 200
+        assert client.get("/health/ready").json()["checks"]["redis"]["ok"] is True
+    # redis-py sends INCR as INCRBY.
+    assert any(s.name.startswith("INCR") and s.attributes["db.system"] == "redis" for s in cap.finished_spans())
+
+
+def test_obs_disabled_keeps_health_and_ids_but_records_no_spans() -> None:
+    app, o, cap = build_app(OBS_ENABLED=False)
+
+    @app.get("/x")
+    def x() -> dict[str, bool]:
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        resp = client.get("/x")
+        assert client.get("/health/live").status_code == 200
+    assert resp.headers["x-request-id"]
+    assert cap.finished_spans() == []
