@@ -7,7 +7,12 @@ are the ones every pipeline shares.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+T = TypeVar("T")
 
 RECEIVED = "otelproc_received_items"
 EXPORTED = "otelproc_exported_items"
@@ -37,10 +42,18 @@ class SelfTelemetry:
             REFUSED, "Requests answered with an error status (the sender keeps or drops them)", ["signal", "reason"],
             registry=self.registry,
         )
+        self._shared: dict[Callable[[CollectorRegistry], Any], Any] = {}
         self._duration = Histogram(
             DURATION, "Time spent in each processor per request", ["signal", "processor"],
             buckets=_DURATION_BUCKETS, registry=self.registry,
         )
+
+    def shared(self, build: Callable[[CollectorRegistry], T]) -> T:
+        """``build(registry)``, once per server: the metrics every component of one type shares
+        (a registry refuses a second metric of the same name; components tell themselves apart by label)."""
+        if build not in self._shared:
+            self._shared[build] = build(self.registry)
+        return self._shared[build]
 
     def received(self, signal: str, receiver: str, items: int) -> None:
         self._received.labels(signal, receiver).inc(items)

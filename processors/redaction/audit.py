@@ -7,13 +7,14 @@ line or a summary attribute.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from processors.telemetry import SelfTelemetry
 
 # Summary attributes, named as the Collector's redactionprocessor names them.
 REDACTED_COUNT = "redaction.redacted.count"
@@ -53,15 +54,10 @@ class _Metrics:
         )
 
 
-# One set of counters per registry, shared by every redaction processor on it (label: processor).
-_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
-
-
 class Audit:
-    def __init__(self, registry: CollectorRegistry, processor: str) -> None:
-        if registry not in _BY_REGISTRY:
-            _BY_REGISTRY[registry] = _Metrics(registry)
-        self._m = _BY_REGISTRY[registry]
+    def __init__(self, telemetry: SelfTelemetry, processor: str) -> None:
+        # One set of counters per server, shared by every redaction processor on it (label: processor).
+        self._m = telemetry.shared(_Metrics)
         self._processor = processor
 
     def request(self, signal: str, result: str, items_walked: int, tally: Tally) -> None:

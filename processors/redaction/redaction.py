@@ -35,7 +35,7 @@ class RedactionProcessor(Processor):
         if config.fast_path and config.allow_all_keys:
             self.scanner = build_scanner(self.rules.scan_patterns(), engine=config.scan_engine,
                                          max_hits=MAX_LOCATED_HITS)
-        self.audit = Audit(settings.telemetry.registry, settings.component_id)
+        self.audit = Audit(settings.telemetry, settings.component_id)
         self.audit.watch_cache(settings.telemetry.registry, self.rules.cache_info)
         self._log = settings.logger.getChild(settings.component_id)
         self._log.info(

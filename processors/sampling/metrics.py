@@ -7,8 +7,6 @@ by the ``processor`` label.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -51,13 +49,3 @@ class SamplingMetrics:
                 self.kept.labels(processor, service, severity, outcome).inc(n)
 
 
-_SHARED: weakref.WeakKeyDictionary[CollectorRegistry, SamplingMetrics] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
-def metrics_for(registry: CollectorRegistry) -> SamplingMetrics:
-    with _LOCK:
-        found = _SHARED.get(registry)
-        if found is None:
-            found = _SHARED[registry] = SamplingMetrics(registry)
-        return found

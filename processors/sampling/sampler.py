@@ -21,7 +21,7 @@ from processors.api import Payload, Processor, Signal
 from processors.sampling import randomness, severity
 from processors.sampling.adaptive import AdaptiveRatio
 from processors.sampling.config import SamplingConfig
-from processors.sampling.metrics import DROPPED_SAMPLED, KEPT_RULE, KEPT_SAMPLED, KEPT_SEVERITY, metrics_for
+from processors.sampling.metrics import DROPPED_SAMPLED, KEPT_RULE, KEPT_SAMPLED, KEPT_SEVERITY, SamplingMetrics
 from processors.sampling.rules import KeepMatcher
 from processors.telemetry import SelfTelemetry
 
@@ -42,7 +42,7 @@ class LogSampler(Processor):
         self._telemetry = telemetry
         self._log = logger or logging.getLogger(f"otelproc.processors.{component_id}")
         self._clock = clock
-        self._metrics = metrics_for(telemetry.registry)
+        self._metrics = telemetry.shared(SamplingMetrics)
         self._keep_rank = severity.RANK[config.keep_severity_at_least]
         self._unspecified_rank = severity.RANK[config.unspecified_severity]
         self._rules = KeepMatcher(config.keep)

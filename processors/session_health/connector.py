@@ -16,7 +16,6 @@ import os
 import socket
 import time
 import uuid
-import weakref
 from collections import Counter, deque
 
 from prometheus_client import CollectorRegistry
@@ -37,9 +36,7 @@ TRANSITIONS = "otelproc_session_health_alert_transitions"
 
 
 class _Metrics:
-    """Self-metrics, registered once per registry (several connectors may share one)."""
-
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Metrics] = weakref.WeakKeyDictionary()
+    """Self-metrics, registered once per server (several connectors may share them)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.ignored = PromCounter(IGNORED_EVENTS, "Session events ignored, by reason",
@@ -50,12 +47,6 @@ class _Metrics:
                                          ["component", "signal"], registry=registry)
         self.transitions = PromCounter(TRANSITIONS, "Alert level changes announced",
                                        ["component", "level"], registry=registry)
-
-    @classmethod
-    def of(cls, registry: CollectorRegistry) -> _Metrics:
-        if registry not in cls._by_registry:
-            cls._by_registry[registry] = cls(registry)
-        return cls._by_registry[registry]
 
 
 class SessionHealthConnector(Connector):
@@ -68,7 +59,7 @@ class SessionHealthConnector(Connector):
         self.rollup = SessionRollup(config, store, clock)
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._consumers: dict[Signal, Consumer] = {}
-        self._metrics = _Metrics.of(settings.telemetry.registry)
+        self._metrics = settings.telemetry.shared(_Metrics)
         self._task: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         # (due time on the monotonic clock, events) in arrival order: the reorder window.
