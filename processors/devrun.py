@@ -2,9 +2,10 @@
 
 With bin/otelcol: otelcol (collector/gateway.yaml) → processors → otelcol →
 sinks. Without it (no Go toolchain): gateway mode, where the processors take
-OTLP on :4317/:4318 themselves and write the sinks. A sample emitter (the real
-OTel Python SDK) sends traces, logs and metrics throughout. Ctrl-C stops
-everything this command started, by PID.
+OTLP on :4317/:4318 themselves and write the sinks. The seed services
+(ingest :8001, session :8002, divan :8003) emit through the `obs` SDK while
+built-in traffic drivers exercise them. Ctrl-C stops everything this command
+started, by PID.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 COLLECTOR_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 14317: "otlp/processed", 8889: "prometheus exporter",
                    13133: "health_check", 8888: "otelcol self-metrics"}
 PROCESSOR_PORTS = {24317: "processors OTLP gRPC", 8898: "processors self-metrics", 8890: "session-health API"}
-GATEWAY_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition", 8898: "processors self-metrics"}
+GATEWAY_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition", 8898: "processors self-metrics",
+                 8890: "session-health API"}
+SERVICES = {"ingest": 8001, "session": 8002, "divan": 8003}
 
 
 def _busy(port: int) -> bool:
@@ -102,7 +105,8 @@ def _local_secret(env_name: str, filename: str) -> str:
 
 def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> int:
     gateway = force_gateway or not OTELCOL.exists()
-    ports = GATEWAY_PORTS if gateway else {**COLLECTOR_PORTS, **PROCESSOR_PORTS}
+    ports = {**(GATEWAY_PORTS if gateway else {**COLLECTOR_PORTS, **PROCESSOR_PORTS}),
+             **{p: f"{n} service" for n, p in SERVICES.items()}}
     busy = [f":{p} ({what})" for p, what in ports.items() if _busy(p)]
     if busy:
         print(f"make run: ports already in use: {', '.join(busy)}. Stop what holds them and retry.", file=sys.stderr)
@@ -111,7 +115,7 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
     for old in SINKS.glob("*.jsonl"):
         old.unlink()
     procs: list[tuple[str, subprocess.Popen]] = []
-    emitter = None
+    drivers: _Drivers | None = None
     env = {"OTELCOL_SINK_DIR": str(SINKS), "OTELCOL_QUEUE_DIR": str(VAR / "otelcol" / "queue"),
            "OTELPROC_SINK_DIR": str(SINKS), "OTELPROC_RECEIVER_ENDPOINT": "127.0.0.1:24317",
            "OTELPROC_NEXT_HOP": "127.0.0.1:14317", "OTELPROC_METRICS_ADDRESS": "127.0.0.1:8898",
@@ -134,11 +138,16 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
             procs.append(("otelcol", _start([str(OTELCOL), f"--config={REPO / 'collector' / 'gateway.yaml'}"],
                                             "otelcol", env)))
             _wait_port(4317, procs[-1][1], "otelcol")
-        print("==> sample emitter: the OTel Python SDK → 127.0.0.1:4317 (Ctrl-C to stop)")
-        from services.sample_emitter import SampleEmitter
-
-        emitter = SampleEmitter("127.0.0.1:4317")
-        emitter.start()
+        svc_env = {**env, **_service_env()}
+        for name, port in SERVICES.items():
+            print(f"==> starting the {name} service on :{port} (OTLP → 127.0.0.1:4317)")
+            procs.append((name, _start([sys.executable, "-m", "uvicorn", "--factory", f"services.{name}.app:create_app",
+                                        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                                       name, svc_env)))
+        for name, port in SERVICES.items():
+            _wait_port(port, dict(procs)[name], name, timeout=60)
+        print("==> traffic drivers: services.drive (ingest, session) and services.divan.traffic (Ctrl-C to stop)")
+        drivers = _Drivers(svc_env)
         print(f"    logs: {VAR / 'logs'}   sinks: {SINKS}   processors metrics: http://127.0.0.1:8898/metrics"
               + ("" if gateway else "   Prometheus exposition: http://127.0.0.1:8889/metrics"))
         print(f"    session-health API: http://127.0.0.1:8890/session/health "
@@ -146,6 +155,7 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
         started = time.monotonic()
         while duration is None or time.monotonic() - started < duration:
             time.sleep(2)
+            drivers.tick()
             for name, p in procs:
                 if p.poll() is not None:
                     print(f"{name} exited with {p.returncode}; see {VAR / 'logs' / (name + '.log')}", file=sys.stderr)
@@ -157,9 +167,8 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
         print(f"make run: {exc}", file=sys.stderr)
         return 1
     finally:
-        if emitter is not None:
-            emitter.stop()
-            time.sleep(1.0)  # let the last batches through before the pipeline stops
+        if drivers is not None:
+            drivers.stop()
         for name, p in reversed(procs):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p.pid, signal.SIGTERM)
@@ -175,3 +184,48 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
 def _final_note() -> str:
     files = [f"  {p.relative_to(REPO)}: {sum(1 for _ in p.open())} requests" for p in sorted(SINKS.glob("*.jsonl"))]
     return "==> sinks written:\n" + ("\n".join(files) if files else "  (none)")
+
+
+def _service_env() -> dict[str, str]:
+    """What the seed services need locally: OTLP to the pipeline, generated secrets, fake stores."""
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+        "OTEL_METRIC_EXPORT_INTERVAL": "5000",
+        "OBS_LOG_JSON_STDOUT": "false",
+        "WHATSAPP_INGEST_TOKEN": _local_secret("WHATSAPP_INGEST_TOKEN", "ingest.token"),
+        "WHATSAPP_HMAC_SECRET": _local_secret("WHATSAPP_HMAC_SECRET", "ingest-hmac.key"),
+        "OBS_ADMIN_TOKEN": _local_secret("OBS_ADMIN_TOKEN", "obs-admin.token"),
+        "JWT_SECRET": _local_secret("JWT_SECRET", "divan-jwt.key"),
+        "SESSION_HEALTH_URL": "http://127.0.0.1:8890",
+    }
+
+
+class _Drivers:
+    """The traffic drivers, restarted whenever a round of theirs ends."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.argv = {
+            "drive": [sys.executable, "-m", "services.drive", "--ingest-url", f"http://127.0.0.1:{SERVICES['ingest']}",
+                      "--session-url", f"http://127.0.0.1:{SERVICES['session']}", "--rounds", "0", "--interval", "2"],
+            "divan-traffic": [sys.executable, "-m", "services.divan.traffic", f"http://127.0.0.1:{SERVICES['divan']}",
+                              "--rounds", "1"],
+        }
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.tick()
+
+    def tick(self) -> None:
+        for name, argv in self.argv.items():
+            p = self.procs.get(name)
+            if p is None or p.poll() is not None:
+                self.procs[name] = _start(argv, name, self.env)
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
