@@ -12,17 +12,17 @@ import re
 
 STATEMENT_KEYS = ("db.statement", "db.query.text")
 
-# Order matters: quoted strings first, so digits inside them are not seen twice.
-_SQL_STRING = re.compile(r"'(?:[^']|'')*'|E'(?:[^'\\]|\\.|'')*'|\$\$.*?\$\$", re.DOTALL)
+# Strings and comments in one pass, leftmost first: `--` inside a string is not a
+# comment, and a quote inside a comment does not open a string.
+_SQL_STRING_OR_COMMENT = re.compile(
+    r"(?P<string>E'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\$\$.*?\$\$)|(?P<comment>/\*.*?\*/|--[^\n]*)", re.DOTALL)
 _SQL_NUMBER = re.compile(r"(?<![\w$:.?])-?(?:0x[0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w.])")
 _SQL_IN_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
-_SQL_COMMENT = re.compile(r"/\*.*?\*/|--[^\n]*", re.DOTALL)
 _MAX_LEN = 2048
 
 
 def sanitize_sql(statement: str) -> str:
-    out = _SQL_COMMENT.sub("", statement)
-    out = _SQL_STRING.sub("?", out)
+    out = _SQL_STRING_OR_COMMENT.sub(lambda m: "?" if m.group("string") is not None else " ", statement)
     out = _SQL_NUMBER.sub("?", out)
     out = _SQL_IN_LIST.sub("(?)", out)
     out = " ".join(out.split())

@@ -16,6 +16,8 @@ from services.obs.sanitize import sanitize_redis, sanitize_sql, sanitize_stateme
     ("INSERT INTO m (body) VALUES (%(body)s) RETURNING m.id", "INSERT INTO m (body) VALUES (%(body)s) RETURNING m.id"),
     ("SELECT $1, :name, ? FROM t -- secret 123\n", "SELECT $1, :name, ? FROM t"),
     ("SELECT 0xDEADBEEF /* token abc */ FROM t", "SELECT ? FROM t"),
+    ("SELECT 1 FROM t WHERE a = 'x--y' AND b = 7", "SELECT ? FROM t WHERE a = ? AND b = ?"),
+    ("SELECT 1 /* it's */ FROM t WHERE a = 'z'", "SELECT ? FROM t WHERE a = ?"),
 ])
 def test_sql_literals_become_placeholders(sql: str, expected: str) -> None:
     assert sanitize_sql(sql) == expected
