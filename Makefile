@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench collector collector-datadog venv lint clean
+.PHONY: run test test-fast bench fuzz collector collector-datadog venv clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> python venv ($(VENV))"
@@ -38,6 +38,11 @@ test-fast: venv
 
 bench: venv collector
 	@$(PY) -m bench
+
+# Coverage-guided fuzzing (fuzz/README.md): FUZZ_TIME seconds per target; FUZZ_ARGS e.g. "config -jobs=2".
+FUZZ_TIME ?= 60
+fuzz: venv
+	@$(PY) fuzz/run.py --time $(FUZZ_TIME) $(FUZZ_ARGS)
 
 clean:
 	rm -rf build var bench/results/*.json

@@ -157,7 +157,11 @@ def expand_env(node: Any, path: str = "", environ: dict[str, str] | None = None)
 
     whole = _ENV_REF.fullmatch(node)
     if whole:
-        return yaml.safe_load(value_of(whole)) if value_of(whole) != "" else ""
+        value = value_of(whole)
+        try:
+            return yaml.safe_load(value) if value != "" else ""
+        except yaml.YAMLError:
+            return value  # not a YAML scalar: the text itself, as the Collector does
     return _ENV_REF.sub(value_of, node)
 
 
@@ -166,6 +170,8 @@ def parse_config(text: str, *, environ: dict[str, str] | None = None) -> RootCon
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError("", f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError("", "not valid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError("", "the config must be a mapping with receivers, processors, exporters and service")
     data = expand_env(data, environ=environ)

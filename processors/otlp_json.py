@@ -92,6 +92,9 @@ def decode(signal: Signal, text: str | bytes) -> Message:
         raise MalformedPayload(f"malformed OTLP/JSON {what}: {exc}") from None
     except RecursionError:
         raise MalformedPayload(f"malformed OTLP/JSON {what}: nested too deeply") from None
+    except (OverflowError, ValueError, TypeError) as exc:
+        # json_format lets these through for numbers it cannot convert (an enum given as 1e309).
+        raise MalformedPayload(f"malformed OTLP/JSON {what}: {type(exc).__name__}: {exc}") from None
     return message
 
 

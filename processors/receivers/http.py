@@ -88,9 +88,12 @@ def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
             raise EOFError("truncated gzip stream")
         return out
     if encoding == "deflate":
-        out = zlib.decompressobj().decompress(body, limit + 1)
+        d = zlib.decompressobj()
+        out = d.decompress(body, limit + 1)
         if len(out) > limit:
             raise _TooLarge
+        if not d.eof:
+            raise EOFError("truncated deflate stream")
         return out
     raise OSError(f"unsupported encoding {encoding!r}")
 

@@ -79,3 +79,12 @@ def test_errors_never_quote_values_of_secret_looking_keys():
     with pytest.raises(ConfigError) as err:
         validate_component(WithSecret, {"api_token": "a" * 32, "ratio": 1.5}, "exporters.x")
     assert "(got 1.5)" in str(err.value)
+
+
+def test_an_env_value_that_is_not_yaml_stays_text():
+    assert expand_env({"endpoint": "${env:X}"}, environ={"X": "a: b: c"}) == {"endpoint": "a: b: c"}
+
+
+def test_absurd_nesting_is_a_config_error_not_a_crash():
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        parse_config("a: " + "[" * 600 + "]" * 600)
