@@ -145,6 +145,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _required_secret(name: str) -> str | None:
+    """The secret in environment variable ``name``; unset or empty, None, and stderr says so."""
+    value = os.environ.get(name)
+    if not value:
+        print(f"{name} is not set", file=sys.stderr)
+        return None
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not (args.ingest_url or args.session_url):
@@ -153,17 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     drivers: list[tuple[str, Any]] = []
     clients: list[httpx.Client] = []
     if args.ingest_url:
-        token = os.environ.get("WHATSAPP_INGEST_TOKEN")
-        if not token:
-            print("WHATSAPP_INGEST_TOKEN is not set", file=sys.stderr)
+        token = _required_secret("WHATSAPP_INGEST_TOKEN")
+        if token is None:
             return 2
         clients.append(httpx.Client(base_url=args.ingest_url, timeout=args.timeout))
         ingest = IngestDriver(clients[-1], token=token, hmac_secret=os.environ.get("WHATSAPP_HMAC_SECRET") or None)
         drivers.append(("ingest", lambda: ingest.round(burst=args.burst)))
     if args.session_url:
-        admin = os.environ.get("OBS_ADMIN_TOKEN")
-        if not admin:
-            print("OBS_ADMIN_TOKEN is not set", file=sys.stderr)
+        admin = _required_secret("OBS_ADMIN_TOKEN")
+        if admin is None:
             return 2
         clients.append(httpx.Client(base_url=args.session_url, timeout=args.timeout))
         drivers.append(("session", SessionDriver(clients[-1], admin_token=admin).round))

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
+from services.common.stores import sqlalchemy_url
 from services.obs import ObsSettings
 
 _DEFAULT_SECRET = "changethis"
@@ -39,9 +40,7 @@ class Settings(ObsSettings):
     def sqlalchemy_url(self) -> str | None:
         """DATABASE_URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
         url = self.DATABASE_URL
-        if url and url.startswith(("postgresql://", "postgres://")):
-            return "postgresql+psycopg://" + url.split("://", 1)[1]
-        return url
+        return sqlalchemy_url(url) if url else url
 
     def config_problem(self) -> str | None:
         """Seed 004 §5 startup validation: store URLs and JWT secret length (values never echoed)."""

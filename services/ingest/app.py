@@ -10,15 +10,14 @@ import contextlib
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
+from services.common import stores
 from services.ingest import db
-from services.ingest.cache import make_redis
 from services.ingest.dedupe import DedupeSet
 from services.ingest.deps import IngestContext
 from services.ingest.ingestion import Ingestor
@@ -42,21 +41,11 @@ def _obs_settings(given: obs.ObsSettings | None) -> obs.ObsSettings:
     return base
 
 
-def migration_check(engine: Any) -> Any:
-    """Readiness: this service's own Alembic version table is at its head revision."""
-
-    def probe() -> dict[str, Any]:
-        current = db.current_revision(engine)
-        return {"ok": current == db.HEAD, "version": current, "required": db.HEAD}
-
-    return probe
-
-
 def create_app(settings: IngestSettings | None = None, *, obs_settings: obs.ObsSettings | None = None,
                metric_readers: Sequence[MetricReader] = ()) -> FastAPI:
     settings = settings if settings is not None else get_settings()
     engine = db.make_engine(settings.DATABASE_URL)
-    redis_client = make_redis(settings.REDIS_URL)
+    redis_client = stores.redis_client(settings.REDIS_URL)
     media_dir = settings.WHATSAPP_MEDIA_DIR
     owned_media_dir = media_dir is None
     if media_dir is None:
@@ -64,12 +53,12 @@ def create_app(settings: IngestSettings | None = None, *, obs_settings: obs.ObsS
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(db.upgrade, engine)
+        await run_in_threadpool(db.MIGRATIONS.upgrade, engine)
         try:
             yield
         finally:
             redis_client.close()
-            db.dispose_engine(engine)
+            stores.dispose_engine(engine)
             if owned_media_dir:
                 import shutil
 
@@ -83,7 +72,7 @@ def create_app(settings: IngestSettings | None = None, *, obs_settings: obs.ObsS
                  extra_metric_readers=metric_readers)
     o.use_redis(redis_client)
     o.use_database(engine, migrations=False)
-    o.add_readiness_check("migrations", migration_check(engine))
+    o.add_readiness_check("migrations", db.MIGRATIONS.readiness_check(engine, db.HEAD))
     log = o.get_logger("ingest")
 
     store = IngestStore(engine)

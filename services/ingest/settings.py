@@ -12,13 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.common.store_settings import StoreSettings
 
 _PLACEHOLDER = "changethis"
 
 
-class IngestSettings(BaseSettings):
+class IngestSettings(StoreSettings):
     """One field per environment variable; required secrets have no default."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -47,15 +49,8 @@ class IngestSettings(BaseSettings):
     WHATSAPP_MEDIA_DIR: Path | None = Field(None, description="content-addressed media store; unset: a temp dir")
     DEDUPE_TTL_S: int = Field(7 * 24 * 3600, gt=0, description="how long a message key stays in the Redis dedupe set")
 
-    # --- backing stores -------------------------------------------------------
-    REDIS_URL: str | None = Field(None, description="unset: fakeredis in process, same code path")
+    # --- backing stores (REDIS_URL, DATABASE_URL: StoreSettings) ----------------
     REDIS_KEY_PREFIX: str = Field("ingest:", description="namespace of every Redis key this service writes")
-    DATABASE_URL: str | None = Field(None, description="unset: a SQLite file in a temp dir, same code path")
-
-    @field_validator("REDIS_URL", "DATABASE_URL", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, v: object) -> object:
-        return None if isinstance(v, str) and not v.strip() else v
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> IngestSettings:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -19,9 +18,9 @@ from fastapi.concurrency import run_in_threadpool
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
+from services.common import stores
 from services.obs.ops import admin_guard
 from services.session import db
-from services.session.cache import make_redis
 from services.session.credentials import CredentialStore
 from services.session.deps import SessionContext
 from services.session.lock import SessionLock
@@ -32,16 +31,6 @@ from services.session.settings import SessionSettings, get_settings
 from services.session.telemetry import EventCounter, events_logger
 
 METRICS_PREFIX = "whatsapp_session"
-
-
-def migration_check(engine: Any) -> Any:
-    """Readiness: this service's own Alembic version table is at its head revision."""
-
-    def probe() -> dict[str, Any]:
-        current = db.current_revision(engine)
-        return {"ok": current == db.HEAD, "version": current, "required": db.HEAD}
-
-    return probe
 
 
 def policy_of(settings: SessionSettings) -> Policy:
@@ -63,7 +52,7 @@ def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.Obs
                metric_readers: Sequence[MetricReader] = ()) -> FastAPI:
     settings = settings if settings is not None else get_settings()
     engine = db.make_engine(settings.DATABASE_URL)
-    redis_client = make_redis(settings.REDIS_URL)
+    redis_client = stores.redis_client(settings.REDIS_URL)
     token = settings.SESSION_HEALTH_ADMIN_TOKEN
     health_api = httpx.AsyncClient(
         base_url=settings.SESSION_HEALTH_URL, timeout=settings.SESSION_HEALTH_TIMEOUT_S,
@@ -72,7 +61,7 @@ def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.Obs
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(db.upgrade, engine)
+        await run_in_threadpool(db.MIGRATIONS.upgrade, engine)
         ticker = None
         if settings.SESSION_TICK_INTERVAL_S > 0:
             ticker = asyncio.create_task(_tick_forever(app.state.session.manager, settings.SESSION_TICK_INTERVAL_S))
@@ -85,7 +74,7 @@ def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.Obs
                     await ticker
             await health_api.aclose()
             redis_client.close()
-            db.dispose_engine(engine)
+            stores.dispose_engine(engine)
 
     app = FastAPI(title="WhatsApp session", lifespan=lifespan)
     app.include_router(sessions.router)
@@ -95,7 +84,7 @@ def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.Obs
                  extra_metric_readers=metric_readers)
     o.use_redis(redis_client)
     o.use_database(engine, migrations=False)
-    o.add_readiness_check("migrations", migration_check(engine))
+    o.add_readiness_check("migrations", db.MIGRATIONS.readiness_check(engine, db.HEAD))
     o.use_httpx(health_api)
     log = o.get_logger("session")
     event_log = events_logger(o)

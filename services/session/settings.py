@@ -8,14 +8,16 @@ from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.store_settings import StoreSettings
 
 
 def _replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class SessionSettings(BaseSettings):
+class SessionSettings(StoreSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     SERVICE_NAME: str = Field("whatsapp-session", description="service.name of every signal")
@@ -41,15 +43,8 @@ class SessionSettings(BaseSettings):
     SESSION_BREAKER_COOLDOWN_S: float = Field(30.0, ge=0)
     SESSION_LOCK_TTL_MS: int = Field(30_000, gt=0)
 
-    # --- backing stores -------------------------------------------------------------------
-    REDIS_URL: str | None = Field(None, description="unset: fakeredis in process, same code path")
+    # --- backing stores (REDIS_URL, DATABASE_URL: StoreSettings) --------------------------
     REDIS_KEY_PREFIX: str = Field("wa-session:", description="namespace of every Redis key this service writes")
-    DATABASE_URL: str | None = Field(None, description="unset: a SQLite file in a temp dir, same code path")
-
-    @field_validator("REDIS_URL", "DATABASE_URL", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, v: object) -> object:
-        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("SESSION_HEALTH_URL")
     @classmethod

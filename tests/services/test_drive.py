@@ -7,11 +7,11 @@ from collections import Counter
 import pytest
 
 from services.drive import IngestDriver, SessionDriver, main
-from tests.services.ingest.conftest import ADMIN as INGEST_ADMIN
 from tests.services.ingest.conftest import HMAC_SECRET, TOKEN, MakeIngest
 from tests.services.ingest.conftest import make_ingest  # noqa: F401 - the fixture, shared with tests/services/ingest
-from tests.services.session.conftest import ADMIN_TOKEN, MakeService
+from tests.services.session.conftest import MakeService
 from tests.services.session.conftest import make_service  # noqa: F401 - the fixture, shared with tests/services/session
+from tests.support.otel import ADMIN, ADMIN_TOKEN
 from tests.support.procs import free_port
 
 
@@ -23,7 +23,7 @@ def test_ingest_rounds_move_the_seed_totals(make_ingest: MakeIngest) -> None:  #
     for _ in range(3):
         statuses += driver.round(burst=3)
 
-    totals = app.client.get("/metrics/whatsapp", headers=INGEST_ADMIN).json()["totals"]
+    totals = app.client.get("/metrics/whatsapp", headers=ADMIN).json()["totals"]
     for name in ("accepted", "created", "deduped", "extracted", "skipped", "media_uploaded", "media_deduped",
                  "auth_failures", "forbidden", "signature_failures", "rate_limited"):
         assert totals[name] > 0, name

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,22 @@ def _as_postgres_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
+def wait_for_postgres(port: int, timeout: float = 30.0) -> None:
+    """The port opens before the server takes queries ("the database system is starting up")."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def postgres_server(tmp: Path) -> Iterator[PostgresServer]:
     initdb, postgres = _pg_bin("initdb"), _pg_bin("postgres")
@@ -84,6 +101,7 @@ def postgres_server(tmp: Path) -> Iterator[PostgresServer]:
     proc = Proc(argv, log=tmp / "postgres.log")
     try:
         wait_for_port(port, timeout=30, proc=proc.popen)
+        wait_for_postgres(port)
         yield PostgresServer(port, proc, datadir)
     finally:
         proc.stop()

@@ -9,36 +9,21 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import psycopg
 import pytest
-from fastapi.testclient import TestClient
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services import obs
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from tests.support.servers import PostgresServer, RedisServer
+from tests.support.otel import ADMIN, ServiceApp, StartApp, obs_settings
 
 TOKEN = "ingest-token-0123456789abcdef"
 HMAC_SECRET = "hmac-secret-0123456789abcdef"
-ADMIN_TOKEN = "admin-token-0123456789abcdef"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def obs_settings(**overrides: Any) -> obs.ObsSettings:
-    base: dict[str, Any] = {
-        "OBS_ADMIN_TOKEN": ADMIN_TOKEN, "OBS_LOG_JSON_STDOUT": False, "LOG_SAMPLING_RATE_INFO": 1.0,
-        "HEALTH_PROBE_INTERVAL_SECONDS": 0, "OTEL_EXPORTER_OTLP_ENDPOINT": None,
-    }
-    return obs.ObsSettings(**{**base, **overrides})
 
 
 def signed_headers(body: bytes, *, secret: str = HMAC_SECRET, at: datetime | None = None) -> dict[str, str]:
@@ -54,17 +39,10 @@ def batch(client_id: str = "collector-1", *texts: str, chat: str = "Deals Group"
 
 
 @dataclass
-class Ingest:
-    """A started app and what it exported."""
+class Ingest(ServiceApp):
+    """A started ingest app, what it exported, and its metrics as a reader sees them."""
 
-    client: TestClient
-    spans: InMemorySpanExporter
-    logs: InMemoryLogRecordExporter
     metrics: InMemoryMetricReader
-
-    @property
-    def app(self) -> Any:
-        return self.client.app
 
     def post(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
         raw = json.dumps(body, separators=(",", ":")).encode()
@@ -90,29 +68,12 @@ class Ingest:
         return sums
 
 
-@pytest.fixture
-def pg_url(postgres_srv: PostgresServer) -> Iterator[str]:
-    """A database of its own on the shared PostgreSQL server, dropped afterwards."""
-    name = f"ingest_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_srv.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_srv.url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres_srv.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def redis_url(redis_srv: RedisServer) -> str:
-    return redis_srv.url
-
-
 MakeIngest = Callable[..., Ingest]
 
 
 @pytest.fixture
-def make_ingest(tmp_path: Any) -> Iterator[MakeIngest]:
+def make_ingest(tmp_path: Any, start_app: StartApp) -> MakeIngest:
     """Build and start an ingest app: ``make_ingest(DATABASE_URL=..., **settings)``."""
-    started: list[TestClient] = []
 
     def make(*, obs_overrides: dict[str, Any] | None = None, **overrides: Any) -> Ingest:
         values: dict[str, Any] = {
@@ -124,17 +85,9 @@ def make_ingest(tmp_path: Any) -> Iterator[MakeIngest]:
         reader = InMemoryMetricReader()
         app = create_app(IngestSettings(**values), obs_settings=obs_settings(**(obs_overrides or {})),
                          metric_readers=[reader])
-        spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
-        app.state.obs.add_span_exporter(spans)
-        app.state.obs.add_log_exporter(logs)
-        client = TestClient(app)
-        client.__enter__()
-        started.append(client)
-        return Ingest(client, spans, logs, reader)
+        return start_app(app, Ingest, metrics=reader)
 
-    yield make
-    for client in reversed(started):
-        client.__exit__(None, None, None)
+    return make
 
 
 @pytest.fixture

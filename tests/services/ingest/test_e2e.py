@@ -12,24 +12,10 @@ import pytest
 from processors.api import Signal
 from services.ingest.telemetry import TOTALS, otlp_name
 from tests.services.ingest.conftest import MakeIngest, batch
+from tests.support.otel import FASTAPI, REDIS, SQLALCHEMY, logs_of, spans_of
 from tests.support.pipeline import PASSTHROUGH, collector_pipeline
 
 pytestmark = pytest.mark.e2e
-
-FASTAPI, SQLALCHEMY, REDIS = ("opentelemetry.instrumentation.fastapi", "opentelemetry.instrumentation.sqlalchemy",
-                              "opentelemetry.instrumentation.redis")
-
-
-def spans_of(requests: list[Any], trace_id: bytes) -> list[tuple[str, Any]]:
-    """(scope name, span) of every span of ``trace_id`` in the sink."""
-    return [(ss.scope.name, span) for req in requests for rs in req.resource_spans for ss in rs.scope_spans
-            for span in ss.spans if span.trace_id == trace_id]
-
-
-def logs_of(requests: list[Any], trace_id: bytes) -> list[Any]:
-    return [rec for req in requests for rl in req.resource_logs for sl in rl.scope_logs
-            for rec in sl.log_records if rec.trace_id == trace_id]
-
 
 def test_a_request_is_traced_logged_and_counted_through_the_collector(
         tmp_path: Any, make_ingest: MakeIngest, pg_url: str, redis_url: str) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.services.ingest.conftest import ADMIN, Ingest, MakeIngest, batch
 from services.ingest.telemetry import RECENT_FAILURES_KEPT, TOTALS
+from tests.services.ingest.conftest import Ingest, MakeIngest, batch
+from tests.support.otel import ADMIN
 
 
 def test_recent_failures_keeps_exactly_the_last_50_newest_first(ingest: Ingest) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy
 
+from services.common import stores
 from services.ingest import db
 from tests.services.ingest.conftest import MakeIngest
 
@@ -13,23 +14,23 @@ TABLES = {"whatsapp_chats", "whatsapp_messages", "whatsapp_offers", "whatsapp_me
 def test_upgrade_and_downgrade_on_postgres(pg_url: str) -> None:
     engine = db.make_engine(pg_url)
     try:
-        db.upgrade(engine)
+        db.MIGRATIONS.upgrade(engine)
         assert TABLES <= set(sqlalchemy.inspect(engine).get_table_names())
-        assert db.current_revision(engine) == db.HEAD
+        assert db.MIGRATIONS.current_revision(engine) == db.HEAD
         # Its own version table: other services' Alembic histories can share the database.
         assert "alembic_version" not in sqlalchemy.inspect(engine).get_table_names()
 
         _downgrade(engine)
         assert not TABLES & set(sqlalchemy.inspect(engine).get_table_names())
-        assert db.current_revision(engine) is None
+        assert db.MIGRATIONS.current_revision(engine) is None
     finally:
-        db.dispose_engine(engine)
+        stores.dispose_engine(engine)
 
 
 def _downgrade(engine: sqlalchemy.Engine) -> None:
     from alembic import command
 
-    cfg = db.alembic_config()
+    cfg = db.MIGRATIONS.config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "base")

@@ -9,19 +9,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 import pytest
 import redis
-from fastapi.testclient import TestClient
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.engine import Engine
 
-from services import obs
+from services.common import stores
 from services.session import db
 from services.session.app import create_app
 from services.session.clock import ManualClock
@@ -32,34 +29,17 @@ from services.session.machine import Policy, SessionMachine
 from services.session.settings import SessionSettings
 from services.session.simulator import Simulator
 from services.session.transport import SimulatedTransport
-from tests.support.servers import PostgresServer, RedisServer
+from tests.support.otel import ServiceApp, StartApp, obs_settings
 
-ADMIN_TOKEN = "admin-token-0123456789abcdef"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 TENANT = "tenant-a"
-
-
-@pytest.fixture
-def pg_url(postgres_srv: PostgresServer) -> Iterator[str]:
-    name = f"session_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_srv.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_srv.url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres_srv.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def redis_url(redis_srv: RedisServer) -> str:
-    return redis_srv.url
 
 
 @pytest.fixture
 def engine(pg_url: str) -> Iterator[Engine]:
     eng = db.make_engine(pg_url)
-    db.upgrade(eng)
+    db.MIGRATIONS.upgrade(eng)
     yield eng
-    db.dispose_engine(eng)
+    stores.dispose_engine(eng)
 
 
 @dataclass
@@ -136,24 +116,8 @@ def make_rig(engine: Engine, redis_url: str, captured: Captured) -> MakeRig:
     return make
 
 
-def obs_settings(**overrides: Any) -> obs.ObsSettings:
-    base: dict[str, Any] = {
-        "OBS_ADMIN_TOKEN": ADMIN_TOKEN, "OBS_LOG_JSON_STDOUT": False, "LOG_SAMPLING_RATE_INFO": 1.0,
-        "HEALTH_PROBE_INTERVAL_SECONDS": 0, "OTEL_EXPORTER_OTLP_ENDPOINT": None,
-    }
-    return obs.ObsSettings(**{**base, **overrides})
-
-
 @dataclass
-class SessionService:
-    client: TestClient
-    spans: InMemorySpanExporter
-    logs: InMemoryLogRecordExporter
-
-    @property
-    def app(self) -> Any:
-        return self.client.app
-
+class SessionService(ServiceApp):
     def events(self) -> list[Any]:
         records = [d.log_record for d in self.logs.get_finished_logs()]
         return [r for r in records if (r.event_name or "").startswith("wa.session.")]
@@ -163,25 +127,15 @@ MakeService = Callable[..., SessionService]
 
 
 @pytest.fixture
-def make_service() -> Iterator[MakeService]:
-    started: list[TestClient] = []
-
+def make_service(start_app: StartApp) -> MakeService:
     def make(*, obs_overrides: dict[str, Any] | None = None, **overrides: Any) -> SessionService:
         values: dict[str, Any] = {"SESSION_TICK_INTERVAL_S": 0, "REDIS_KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}:",
                                   "ENV": "test", "SESSION_TENANT_ID": TENANT}
         values.update(overrides)
         app = create_app(SessionSettings(**values), obs_settings=obs_settings(**(obs_overrides or {})))
-        spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
-        app.state.obs.add_span_exporter(spans)
-        app.state.obs.add_log_exporter(logs)
-        client = TestClient(app)
-        client.__enter__()
-        started.append(client)
-        return SessionService(client, spans, logs)
+        return start_app(app, SessionService)
 
-    yield make
-    for client in reversed(started):
-        client.__exit__(None, None, None)
+    return make
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ seed 001's metric names appear in the Collector's Prometheus scrape."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from processors.api import Signal
-from tests.services.session.conftest import ADMIN, MakeService, SessionService
+from tests.services.session.conftest import MakeService, SessionService
+from tests.support.otel import ADMIN, FASTAPI, REDIS, SQLALCHEMY, eventually, logs_of, spans_of
 from tests.support.pipeline import collector_pipeline
 from tests.support.procs import free_port
 
@@ -21,8 +21,6 @@ pytestmark = pytest.mark.e2e
 HEALTH_TOKEN = "e2e-session-health-token"
 SEED_001_METRICS = ("wa_session_state", "wa_reconnect_attempts_total", "wa_heartbeat_age_seconds",
                     "wa_circuit_breaker_open")
-FASTAPI, SQLALCHEMY, REDIS = ("opentelemetry.instrumentation.fastapi", "opentelemetry.instrumentation.sqlalchemy",
-                              "opentelemetry.instrumentation.redis")
 
 PROCESSORS_YAML = """
 receivers:
@@ -42,29 +40,6 @@ service:
   telemetry:
     metrics: {address: "${env:OTELPROC_METRICS_ADDRESS}"}
 """
-
-
-def spans_of(requests: list[Any], trace_id: bytes) -> list[tuple[str, Any]]:
-    return [(ss.scope.name, span) for req in requests for rs in req.resource_spans for ss in rs.scope_spans
-            for span in ss.spans if span.trace_id == trace_id]
-
-
-def logs_of(requests: list[Any], trace_id: bytes) -> list[Any]:
-    return [rec for req in requests for rl in req.resource_logs for sl in rl.scope_logs
-            for rec in sl.log_records if rec.trace_id == trace_id]
-
-
-def eventually(check: Any, what: str, timeout: float = 30.0, flush: Any = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        if flush is not None:
-            flush()
-        time.sleep(0.25)
 
 
 def test_session_events_reach_the_connector_and_come_back_through_the_proxy(

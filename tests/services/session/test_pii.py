@@ -6,7 +6,8 @@ import json
 
 import sqlalchemy
 
-from tests.services.session.conftest import ADMIN, SessionService
+from tests.services.session.conftest import SessionService
+from tests.support.otel import ADMIN
 
 
 def test_credentials_stay_in_the_database(service: SessionService, pg_url: str) -> None:

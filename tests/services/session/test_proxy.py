@@ -17,7 +17,8 @@ from processors.session_health.config import ApiConfig, SessionHealthConfig
 from processors.session_health.connector import SessionHealthConnector
 from processors.session_health.factory import FACTORY
 from processors.telemetry import SelfTelemetry
-from tests.services.session.conftest import ADMIN, MakeService, SessionService
+from tests.services.session.conftest import MakeService, SessionService
+from tests.support.otel import ADMIN
 from tests.support.procs import free_port
 
 HEALTH_TOKEN = "session-health-token-0123456789"

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tests.services.session.conftest import ADMIN, MakeService, SessionService
+from tests.services.session.conftest import MakeService, SessionService
+from tests.support.otel import ADMIN
 
 
 @pytest.mark.parametrize(("method", "path"), [

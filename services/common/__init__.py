@@ -1,0 +1,1 @@
+"""What the seed services share: backing-store wiring, its settings, and the Alembic environment."""
