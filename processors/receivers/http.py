@@ -74,28 +74,24 @@ class _TooLarge(Exception):
     pass
 
 
+# zlib window bits per Content-Encoding: gzip framing, or a zlib (deflate) stream.
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    """Inflate ``body``, bounded: a small bomb must not expand past the body limit."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return body
-    if encoding == "gzip":
-        # Bounded: a small gzip bomb must not expand past the body limit.
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out = d.decompress(body, limit + 1)
-        if len(out) > limit:
-            raise _TooLarge
-        if not d.eof:
-            raise EOFError("truncated gzip stream")
-        return out
-    if encoding == "deflate":
-        d = zlib.decompressobj()
-        out = d.decompress(body, limit + 1)
-        if len(out) > limit:
-            raise _TooLarge
-        if not d.eof:
-            raise EOFError("truncated deflate stream")
-        return out
-    raise OSError(f"unsupported encoding {encoding!r}")
+    if encoding not in _WBITS:
+        raise OSError(f"unsupported encoding {encoding!r}")
+    d = zlib.decompressobj(_WBITS[encoding])
+    out = d.decompress(body, limit + 1)
+    if len(out) > limit:
+        raise _TooLarge
+    if not d.eof:
+        raise EOFError(f"truncated {encoding} stream")
+    return out
 
 
 def _error(status: int, message: str, ctype: str, headers: dict[str, str] | None = None) -> web.Response:

@@ -30,6 +30,7 @@ from processors.exporters.prometheus import FACTORY, PrometheusExporter, Prometh
 from processors.registry import Registry
 from processors.telemetry import SelfTelemetry
 from tests.support.procs import free_port, require_tool, running
+from tests.support.otlp import any_value
 
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -80,20 +81,6 @@ class Request:
 
     def payload(self) -> Payload:
         return Payload(Signal.METRICS, raw=self.message.SerializeToString())
-
-
-def any_value(value) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, list):
-        out = AnyValue()
-        out.array_value.values.extend(any_value(v) for v in value)
-        return out
-    return AnyValue(string_value=value)
 
 
 def set_value(point, value, attrs) -> None:

@@ -16,6 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from processors.api import Payload, Signal
+from tests.support.otlp import any_value, kv  # noqa: F401 - re-exported for the tests here
 
 SIGNAL_OF = {
     "resource_attr": Signal.TRACES, "scope_attr": Signal.TRACES, "span_attr": Signal.TRACES,
@@ -26,32 +27,6 @@ SIGNAL_OF = {
 }
 FIELDS = tuple(SIGNAL_OF)
 DEFAULT_KEY = "app.value"
-
-
-def kv(key: str, value: Any) -> KeyValue:
-    return KeyValue(key=key, value=any_value(value))
-
-
-def any_value(value: Any) -> AnyValue:
-    if isinstance(value, AnyValue):
-        return value
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        v = AnyValue()
-        v.array_value.values.extend(any_value(x) for x in value)
-        return v
-    if isinstance(value, dict):
-        v = AnyValue()
-        v.kvlist_value.values.extend(kv(k, x) for k, x in value.items())
-        return v
-    return AnyValue(string_value=value)
 
 
 def _filler(rnd: random.Random) -> list[KeyValue]:

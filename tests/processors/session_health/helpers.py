@@ -15,6 +15,7 @@ from processors.session_health.config import SessionHealthConfig
 from processors.session_health.connector import IGNORED_EVENTS, SessionHealthConnector
 from processors.session_health.store import MemoryStore, Store
 from processors.telemetry import SelfTelemetry
+from tests.support.otlp import any_value
 
 T0 = 1_770_292_800.0  # 2026-02-05T12:00:00Z
 
@@ -30,16 +31,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
-
-
-def _any(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    return AnyValue(string_value=str(value))
 
 
 def record(kind: str, *, ts: float, session: str | None = "s1", tenant: str | None = "t1",
@@ -60,7 +51,7 @@ def record(kind: str, *, ts: float, session: str | None = "s1", tenant: str | No
     if state is not None:
         values["wa.session.state"] = state
     values.update(attrs or {})
-    rec.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in values.items())
+    rec.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in values.items())
     rec.body.string_value = name
     return rec
 
@@ -68,7 +59,7 @@ def record(kind: str, *, ts: float, session: str | None = "s1", tenant: str | No
 def logs_request(*records: LogRecord, resource: dict[str, Any] | None = None) -> ExportLogsServiceRequest:
     req = ExportLogsServiceRequest()
     rl = req.resource_logs.add()
-    rl.resource.attributes.extend(KeyValue(key=k, value=_any(v)) for k, v in (resource or {}).items())
+    rl.resource.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in (resource or {}).items())
     rl.scope_logs.add().log_records.extend(records)
     return req
 
