@@ -3,7 +3,6 @@ in gateway mode) and, optionally, OTLP/HTTP."""
 
 from __future__ import annotations
 
-import logging
 
 from aiohttp import web
 from pydantic import Field

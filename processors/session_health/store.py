@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from processors.session_health import events as ev
 from processors.session_health.state import SessionState, apply
 
-from redis.exceptions import RedisError as StoreError  # what a failing store raises
+from redis.exceptions import RedisError as StoreError  # noqa: F401 - what a failing store raises
 
 _YIELD_EVERY = 200  # events folded between two yields to the event loop (keeps API latency low)
 _CAS_ATTEMPTS = 10
