@@ -14,15 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from processors.api import (
-    Component,
-    Connector,
-    ExportError,
-    Exporter,
-    Payload,
-    Processor,
-    Receiver,
-    Signal,
-    CreateSettings,
+    Component, Connector, CreateSettings, ExportError, Exporter, Payload, Processor, Receiver, Signal,
 )
 from processors.config import ConfigError, RootConfig, component_type, pipeline_signal, validate_component
 from processors.registry import Kind, Registry
@@ -44,13 +36,10 @@ class Pipeline:
     async def consume(self, payload: Payload) -> None:
         current: Payload | None = payload
         for proc_id, proc in self.processors:
-            before = current.item_count() if current.parsed else None
             t0 = time.perf_counter()
             current = proc.process(current)
             self.telemetry.observe_duration(self.signal.value, proc_id, time.perf_counter() - t0)
-            if current is None:
-                if before:
-                    log.debug("%s dropped every item of a request in pipeline %s", proc_id, self.name)
+            if current is None:  # every item dropped; the processor counted them
                 return
         await self._export(current)
 
