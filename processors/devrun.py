@@ -119,7 +119,7 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
     env = {"OTELCOL_SINK_DIR": str(SINKS), "OTELCOL_QUEUE_DIR": str(VAR / "otelcol" / "queue"),
            "OTELPROC_SINK_DIR": str(SINKS), "OTELPROC_RECEIVER_ENDPOINT": "127.0.0.1:24317",
            "OTELPROC_NEXT_HOP": "127.0.0.1:14317", "OTELPROC_METRICS_ADDRESS": "127.0.0.1:8898",
-           "OTELPROC_ENDPOINT": "127.0.0.1:24317",
+           "OTELPROC_HOSTNAMES": "[127.0.0.1:24317]",
            "SESSION_HEALTH_ADMIN_TOKEN": _local_secret("SESSION_HEALTH_ADMIN_TOKEN", "session-health.token"),
            "REDACTION_HMAC_KEY": _local_secret("REDACTION_HMAC_KEY", "redaction-hmac.key")}
     try:

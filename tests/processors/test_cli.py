@@ -60,7 +60,6 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(otelcol, tmp_path):
     """Requests keep flowing while SIGTERM arrives: every one that got OK is at the next hop."""
     col = Collector(tmp_path / "otelcol")
     col.workdir.mkdir()
-    col.processors_endpoint = "127.0.0.1:1"
     col.start()
     port = free_port()
     env = {"OTELPROC_RECEIVER_ENDPOINT": f"127.0.0.1:{port}", "OTELPROC_NEXT_HOP": f"127.0.0.1:{col.processed_port}",

@@ -41,7 +41,8 @@ class Collector:
     health_port: int = field(default_factory=free_port)
     self_metrics_port: int = field(default_factory=free_port)
     zpages_port: int = field(default_factory=free_port)
-    processors_endpoint: str = ""
+    # The processor replicas this Collector load-balances to (a closed port when only its egress is used).
+    processors_endpoints: list[str] = field(default_factory=lambda: ["127.0.0.1:1"])
     proc: Proc | None = None
     generation: int = 0
 
@@ -60,7 +61,7 @@ class Collector:
             "OTELCOL_SELF_METRICS_PORT": str(self.self_metrics_port),
             "OTELCOL_QUEUE_DIR": str(self.workdir / "queue"),
             "OTELCOL_SINK_DIR": str(self.sink_dir),
-            "OTELPROC_ENDPOINT": self.processors_endpoint,
+            "OTELPROC_HOSTNAMES": "[" + ", ".join(self.processors_endpoints) + "]",
         }
 
     def start(self) -> None:
@@ -175,8 +176,7 @@ def collector_pipeline(tmp: Path, processors_yaml: str = PASSTHROUGH, *, env: di
     ingress = Collector(tmp / "otelcol")
     egress = Collector(tmp / "otelcol-egress") if split_egress else ingress
     processors = Processors(tmp / "processors", processors_yaml, f"127.0.0.1:{egress.processed_port}", env or {})
-    ingress.processors_endpoint = f"127.0.0.1:{processors.port}"
-    egress.processors_endpoint = ingress.processors_endpoint
+    ingress.processors_endpoints = [f"127.0.0.1:{processors.port}"]
     for d in {ingress.workdir, egress.workdir, processors.workdir}:
         d.mkdir(parents=True, exist_ok=True)
     started: list[Any] = []

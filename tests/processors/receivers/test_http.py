@@ -45,7 +45,6 @@ def next_hop(otelcol, tmp_path):
     """A real otelcol whose otlp/processed receiver writes to file sinks."""
     col = Collector(tmp_path / "otelcol")
     col.workdir.mkdir()
-    col.processors_endpoint = "127.0.0.1:1"
     col.start()
     yield col
     col.stop()
