@@ -13,14 +13,21 @@ from typing import Any
 
 from opentelemetry import trace
 
+from services.obs.pii import anonymise_ip
+
 
 @dataclass
 class RequestContext:
     request_id: str
     scope: dict[str, Any] = field(repr=False)
-    ip: str | None = None
     user_id: str | None = None
     status: int | None = None
+
+    @property
+    def ip(self) -> str | None:
+        """The client's network (/24 or /48), worked out only when a log line asks for it."""
+        client = self.scope.get("client")
+        return anonymise_ip(client[0]) if client else None
 
     @property
     def route(self) -> str | None:

@@ -8,6 +8,7 @@ clean copy is made on the export path, once per batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
@@ -15,21 +16,47 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
 
-from services.obs.pii import anonymise_ip, scrub_mapping, scrub_text, scrub_value
+from services.obs.pii import (
+    PLAIN,
+    anonymise_ip,
+    key_policy,
+    scrub_mapping,
+    scrub_text,
+    scrub_value,
+)
 from services.obs.sanitize import STATEMENT_KEYS, sanitize_statement
 
 _IP_KEYS = frozenset({"client.address", "net.peer.ip", "net.sock.peer.addr", "http.client_ip", "network.peer.address"})
 _QUERY_KEYS = frozenset({"url.query", "http.query"})
+# What an attribute key calls for. Spans repeat the same few dozen keys endlessly, so the answer is
+# cached, and plain numbers under a plain key (ports, sizes, status codes) are kept without a look.
+_PLAIN, _STATEMENT, _IP, _QUERY, _BY_POLICY = range(5)
+_NUMBERS = (int, float, bool)
 
 
-def _clean_value(key: str, value: Any, db_system: Any) -> Any:
+@lru_cache(maxsize=4096)
+def _key_rule(key: str) -> int:
+    if key in STATEMENT_KEYS:
+        return _STATEMENT
+    if key in _IP_KEYS:
+        return _IP
+    if key in _QUERY_KEYS:
+        return _QUERY
+    return _PLAIN if key_policy(key) == PLAIN else _BY_POLICY
+
+
+def _clean_value(key: str, value: Any, rule: int, attributes: Any) -> Any:
     if isinstance(value, str):
-        if key in STATEMENT_KEYS:
-            return sanitize_statement(value, db_system)
-        if key in _IP_KEYS:
+        if rule == _PLAIN:
+            return scrub_text(value)
+        if rule == _STATEMENT:
+            return sanitize_statement(value, attributes.get("db.system") or attributes.get("db.system.name"))
+        if rule == _IP:
             return anonymise_ip(value) or ""
-        if key in _QUERY_KEYS:
+        if rule == _QUERY:
             return scrub_text("?" + value)[1:]
+    elif rule == _PLAIN and value.__class__ in _NUMBERS:
+        return value
     cleaned = scrub_value(key, value)
     # Attribute values must stay homogeneous primitives or sequences of them.
     return tuple(cleaned) if isinstance(cleaned, list) else cleaned
@@ -39,11 +66,10 @@ def clean_attributes(attributes: Any) -> Any:
     """Span or event attributes as they may be exported: the same object when nothing needed cleaning."""
     if not attributes:
         return attributes
-    db_system = attributes.get("db.system") or attributes.get("db.system.name")
     out: dict[str, Any] | None = None
     for key, value in attributes.items():
-        cleaned = _clean_value(key, value, db_system)
-        if out is None and cleaned != value:
+        cleaned = _clean_value(key, value, _key_rule(key), attributes)
+        if out is None and cleaned is not value and cleaned != value:
             # First change: copy what came before it, then carry on writing into the copy.
             out = {}
             for k, v in attributes.items():

@@ -179,23 +179,21 @@ class Startup:
 
 # --- routes -------------------------------------------------------------------
 
-def health_router(readiness: Readiness, startup: Startup) -> APIRouter:
-    router = APIRouter(prefix="/health", tags=["health"])
+def add_health_routes(router: APIRouter, readiness: Readiness, startup: Startup) -> None:
+    """``/health/{live,ready,startup}`` on ``router`` (the app's own: see ``core.init`` for why)."""
     started = time.monotonic()
 
-    @router.get("/live")
+    @router.get("/health/live", tags=["health"])
     async def live() -> dict[str, Any]:
         # Answering at all is the event-loop heartbeat: a blocked loop answers nothing.
         return {"status": "ok", "uptime_s": round(time.monotonic() - started, 1)}
 
-    @router.get("/ready")
+    @router.get("/health/ready", tags=["health"])
     async def ready() -> JSONResponse:
         ok, body = await readiness.run()
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @router.get("/startup")
+    @router.get("/health/startup", tags=["health"])
     async def startup_check() -> JSONResponse:
         ok, body = startup.run()
         return JSONResponse(body, status_code=200 if ok else 503)
-
-    return router

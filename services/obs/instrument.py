@@ -16,7 +16,9 @@ from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import __version__ as _sqla_instr_version
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
-from opentelemetry.semconv._incubating.metrics.db_metrics import DB_CLIENT_CONNECTIONS_USAGE
+from opentelemetry.semconv._incubating.metrics.db_metrics import (
+    DB_CLIENT_CONNECTIONS_USAGE,
+)
 from opentelemetry.trace import TracerProvider
 
 # Probes and scrapes are not traced: they would drown the traces people look for.
@@ -47,14 +49,30 @@ def instrument_httpx(client: Any, tracer_provider: TracerProvider, meter_provide
     return client
 
 
-def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, pool_metrics: MeterProvider | None = None) -> Any:
+class _StatementOnlyEngineTracer(EngineTracer):
+    """``EngineTracer`` without its pool listeners: they only feed the pool-usage metric.
+
+    With that metric off, each of them still ran on every checkout and checkin
+    (four no-op measurements per query, each building an attribute dict).
+    """
+
+    _POOL_EVENTS = frozenset({"connect", "close", "checkin", "checkout"})
+
+    @classmethod
+    def _register_event_listener(cls, target: Any, identifier: str, func: Any, *args: Any, **kw: Any) -> None:
+        if identifier not in cls._POOL_EVENTS:
+            super()._register_event_listener(target, identifier, func, *args, **kw)
+
+
+def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *,
+                          pool_metrics: MeterProvider | None = None) -> Any:
     """Spans for every statement on ``engine`` (sync or async).
 
     ``SQLAlchemyInstrumentor().instrument(engine=...)`` works once per process
     (the instrumentor is a singleton), so the per-engine ``EngineTracer`` it
     builds is used directly. Its pool-usage counter (four measurements per
-    checkout and checkin, the largest cost of a traced query) is off unless
-    ``pool_metrics`` is given.
+    checkout and checkin, the largest cost of a traced query) is off, with the
+    listeners that feed it, unless ``pool_metrics`` is given.
     """
     sync_engine = getattr(engine, "sync_engine", engine)
     if getattr(sync_engine, "_obs_instrumented", False):
@@ -66,6 +84,6 @@ def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, pool_
         DB_CLIENT_CONNECTIONS_USAGE, unit="connections",
         description="The number of connections that are currently in state described by the state attribute.",
     )
-    EngineTracer(tracer, sync_engine, usage)
+    (EngineTracer if pool_metrics is not None else _StatementOnlyEngineTracer)(tracer, sync_engine, usage)
     sync_engine._obs_instrumented = True
     return engine

@@ -1,8 +1,9 @@
 """Admin-guarded local views: ``/metrics`` and ``/ops/*`` (seed 004 §1).
 
-``/metrics`` is prometheus_client rendering the service's own meters (an OTel
-``PrometheusMetricReader`` on a registry of this app's own). It is a local
-view for operators; the pipeline path to Prometheus is OTLP via the Collector.
+``/metrics`` is prometheus_client rendering the service's own meters, on a
+registry of this app's own, from a snapshot of the OTLP reader's aggregation
+taken at scrape time (``metric_view``). It is a local view for operators; the
+pipeline path to Prometheus is OTLP via the Collector.
 
 The guard takes ``Authorization: Bearer <OBS_ADMIN_TOKEN>`` (or
 ``X-Admin-Token``). No credentials: 401; wrong ones: 403; no token configured:
@@ -52,25 +53,24 @@ def admin_guard(settings: ObsSettings) -> Callable[[Request], None]:
     return guard
 
 
-def ops_router(settings: ObsSettings, registry: CollectorRegistry, tracer: Tracer,
-               rollover_hooks: dict[str, RolloverHook], run_hook: Callable[[str, RolloverHook], Awaitable[Any]]) -> APIRouter:
+def add_ops_routes(router: APIRouter, settings: ObsSettings, registry: CollectorRegistry, tracer: Tracer,
+                   rollover_hooks: dict[str, RolloverHook],
+                   run_hook: Callable[[str, RolloverHook], Awaitable[Any]]) -> None:
+    """``/metrics`` and ``/ops/*`` on ``router`` (the app's own: see ``core.init`` for why)."""
     guard = admin_guard(settings)
-    router = APIRouter(tags=["ops"])
 
-    @router.get(settings.OBS_METRICS_PATH, dependencies=[Depends(guard)])
+    @router.get(settings.OBS_METRICS_PATH, dependencies=[Depends(guard)], tags=["ops"])
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @router.post("/ops/rollover", dependencies=[Depends(guard)])
+    @router.post("/ops/rollover", dependencies=[Depends(guard)], tags=["ops"])
     async def rollover() -> dict[str, Any]:
         ran = {name: await run_hook(name, hook) for name, hook in rollover_hooks.items()}
         return {"status": "ok", "ran": ran}
 
-    @router.post("/ops/trace/test", dependencies=[Depends(guard)])
+    @router.post("/ops/trace/test", dependencies=[Depends(guard)], tags=["ops"])
     async def trace_test() -> dict[str, str]:
         with tracer.start_as_current_span("ops.trace.test", attributes={"ops.test": True}) as span:
             ctx = span.get_span_context()
             return {"trace_id": f"{ctx.trace_id:032x}", "span_id": f"{ctx.span_id:016x}"}
-
-    return router
 

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -26,6 +24,13 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from prometheus_client import CollectorRegistry
 
 from services.obs.export import SanitizingLogProcessor, SanitizingSpanExporter
+from services.obs.metric_view import (
+    PrometheusView,
+    PullMetricReader,
+    SnapshotExportingMetricReader,
+    view_can_share,
+)
+from services.obs.otlp_encode import FastOTLPSpanExporter
 from services.obs.settings import ObsSettings
 
 _log = logging.getLogger(__name__)
@@ -37,6 +42,13 @@ class Providers:
     meter_provider: MeterProvider
     logger_provider: LoggerProvider
     prometheus_registry: CollectorRegistry
+    # The /metrics rendering (metric_view.py); not registered on the MeterProvider.
+    metrics_view: PrometheusView
+
+    @property
+    def view_shares_otlp_aggregation(self) -> bool:
+        """True when /metrics reads the OTLP reader's aggregation: each measurement is aggregated once."""
+        return isinstance(self.metrics_view.source, SnapshotExportingMetricReader)
 
     def force_flush(self, timeout_millis: int = 5_000) -> None:
         """Export what is buffered; a collector that is down is logged by the SDK, never raised here."""
@@ -51,6 +63,7 @@ class Providers:
         self.tracer_provider.shutdown()
         self.logger_provider.shutdown()
         self.meter_provider.shutdown()
+        self.metrics_view.shutdown()
 
 
 def build_resource(settings: ObsSettings, service_name: str) -> Resource:
@@ -73,18 +86,27 @@ def build_providers(settings: ObsSettings, service_name: str, *,
     tracer_provider = TracerProvider(resource=resource, **({} if tracing else {"sampler": ALWAYS_OFF}))
     if tracing and exporting:
         tracer_provider.add_span_processor(
-            BatchSpanProcessor(SanitizingSpanExporter(OTLPSpanExporter(endpoint=endpoint, insecure=insecure)))
+            BatchSpanProcessor(SanitizingSpanExporter(FastOTLPSpanExporter(endpoint=endpoint, insecure=insecure)))
         )
 
-    registry = CollectorRegistry()
-    readers: list[MetricReader] = [PrometheusMetricReader(registry=registry, disable_target_info=True)]
+    # One aggregation serves both the OTLP export and the admin /metrics view when it can (metric_view.py).
+    readers: list[MetricReader] = []
+    view_source: SnapshotExportingMetricReader | PullMetricReader | None = None
     if exporting:
-        readers.append(PeriodicExportingMetricReader(
+        otlp_reader = SnapshotExportingMetricReader(
             OTLPMetricExporter(endpoint=endpoint, insecure=insecure),
             export_interval_millis=settings.OTEL_METRIC_EXPORT_INTERVAL,
             export_timeout_millis=settings.OTEL_METRIC_EXPORT_TIMEOUT,
-        ))
+        )
+        readers.append(otlp_reader)
+        if view_can_share(otlp_reader):
+            view_source = otlp_reader
+    if view_source is None:
+        view_source = PullMetricReader()
+        readers.append(view_source)
     readers.extend(extra_metric_readers)
+    registry = CollectorRegistry()
+    view = PrometheusView(view_source, registry)
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
 
     logger_provider = LoggerProvider(resource=resource)
@@ -93,4 +115,4 @@ def build_providers(settings: ObsSettings, service_name: str, *,
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, insecure=insecure))
         )
-    return Providers(tracer_provider, meter_provider, logger_provider, registry)
+    return Providers(tracer_provider, meter_provider, logger_provider, registry, view)

@@ -74,3 +74,48 @@ def test_obs_disabled_keeps_health_and_ids_but_records_no_spans() -> None:
         assert client.get("/health/live").status_code == 200
     assert resp.headers["x-request-id"]
     assert cap.finished_spans() == []
+
+
+def test_the_default_server_spans_come_from_the_upstream_fastapi_instrumentation() -> None:
+    app, o, cap = build_app()
+    assert o.settings.OBS_FASTAPI_INSTRUMENTATION == "opentelemetry"
+
+    @app.get("/rooms/{room_id}")
+    def room(room_id: int) -> dict[str, int]:
+        return {"id": room_id}
+
+    with TestClient(app) as client:
+        resp = client.get("/rooms/4")
+    trace_id = int(resp.headers["traceparent"].split("-")[1], 16)
+    server = [s for s in cap.finished_spans() if s.context.trace_id == trace_id and s.name == "GET /rooms/{room_id}"]
+    assert len(server) == 1
+    assert server[0].instrumentation_scope.name == "opentelemetry.instrumentation.fastapi"
+    assert server[0].attributes["http.route"] == "/rooms/{room_id}"
+
+
+def test_sql_pool_listeners_only_run_with_the_pool_metric(tmp_path) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+
+    from services.obs.instrument import instrument_sqlalchemy
+
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    plain = instrument_sqlalchemy(create_engine(f"sqlite:///{tmp_path / 'a.db'}"), tracer_provider)
+    reader = InMemoryMetricReader()
+    metered = instrument_sqlalchemy(create_engine(f"sqlite:///{tmp_path / 'b.db'}"), tracer_provider,
+                                    pool_metrics=MeterProvider(metric_readers=[reader]))
+    for engine in (plain, metered):
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    assert len(plain.pool.dispatch.checkout) == 0 and len(metered.pool.dispatch.checkout) == 1
+    # Both are traced; only the metered one reports pool usage.
+    assert [s.attributes["db.system"] for s in spans.get_finished_spans()] == ["sqlite", "sqlite"]
+    usage = [m.name for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    assert usage == ["db.client.connections.usage"]

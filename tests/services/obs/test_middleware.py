@@ -95,12 +95,19 @@ def test_probes_are_not_traced_but_still_counted() -> None:
     assert cap.total("demo_http_requests_total", route="/health/live") == 1
 
 
-def test_incoming_traceparent_continues_the_callers_trace() -> None:
-    app, _, _ = _app()
+@pytest.mark.parametrize("mode", ["opentelemetry", "lean"])
+def test_incoming_traceparent_continues_the_callers_trace(mode: str) -> None:
+    app, _, cap = _app(OBS_FASTAPI_INSTRUMENTATION=mode)
     parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     with TestClient(app) as client:
-        resp = client.get("/items/3", headers={"traceparent": parent})
+        resp = client.get("/items/3", headers={"traceparent": parent, "tracestate": "vendor=v1"})
+        fresh = client.get("/items/3")
     assert resp.headers["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+    server = [s for s in cap.finished_spans() if s.name == "GET /items/{item_id}"][0]
+    assert server.parent.span_id == 0x00F067AA0BA902B7 and server.parent.is_remote
+    assert server.context.trace_state.get("vendor") == "v1"
+    # Without one, a new trace starts.
+    assert not fresh.headers["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
 
 
 def test_request_metrics_use_the_route_template_method_and_status() -> None:

@@ -88,3 +88,14 @@ def test_trace_test_emits_the_span_it_names(admin_headers: dict[str, str]) -> No
     assert len(spans) == 1
     assert f"{spans[0].context.trace_id:032x}" == ids["trace_id"]
     assert f"{spans[0].context.span_id:016x}" == ids["span_id"]
+
+
+def test_health_and_admin_routes_are_plain_routes_of_the_app() -> None:
+    """No router node in front of the app's own routes: every request is matched against those nodes."""
+    from fastapi.routing import APIRoute
+
+    app, _, _ = build_app()
+    own = {route.path for route in app.router.routes if isinstance(route, APIRoute)}
+    assert {"/health/live", "/health/ready", "/health/startup", "/metrics", "/ops/rollover", "/ops/trace/test"} <= own
+    tags = {route.path: route.tags for route in app.router.routes if isinstance(route, APIRoute)}
+    assert tags["/health/live"] == ["health"] and tags["/metrics"] == ["ops"]

@@ -68,3 +68,16 @@ def test_span_attributes_get_statement_and_query_sanitising() -> None:
     assert attrs["db.statement"] == "SELECT * FROM u WHERE email = ?"
     assert "a@b.co" not in attrs["url.query"] and "page=" in attrs["url.query"]
     assert attrs["client.address"] == "198.51.100.0" and attrs["http.route"] == "/u/{id}"
+
+
+def test_clean_attributes_keeps_plain_values_and_the_same_object_when_nothing_changes() -> None:
+    attrs = {"http.route": "/u/{id}", "http.status_code": 200, "net.peer.port": 5000, "ok": True, "ratio": 0.5}
+    assert clean_attributes(attrs) is attrs
+
+
+def test_numbers_under_blocked_keys_are_judged_by_the_key_not_the_type() -> None:
+    # `db.query.text` holds a statement when it is a string; any other value falls under its `text` segment.
+    out = clean_attributes({"db.query.text": 7, "auth.token": 12345, "geo.lat": 41.008234,
+                            "http.request.body.size": 512, "net.peer.port": 443})
+    assert out == {"db.query.text": REDACTED, "auth.token": REDACTED, "geo.lat": 41.0,
+                   "http.request.body.size": 512, "net.peer.port": 443}
