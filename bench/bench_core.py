@@ -12,7 +12,7 @@ from typing import Any
 
 from pathlib import Path
 
-from bench.common import best_of, parse_serialise_floor, ratio, span_request, write_results
+from bench.common import best_of, parse_serialise_floor, print_table, ratio, span_request, write_results
 from bench.loopback import drive, otelcol_passthrough, otelcol_sink, otelproc
 from processors.configs import __file__ as _configs_init
 
@@ -38,13 +38,7 @@ def main(seconds: float = 3.0) -> dict[str, Any]:
             "processors_passthrough / otelcol_passthrough": ratio(procs.items_per_s, col.items_per_s),
         },
     }
-    print(f"\n== core: {SPANS}-span request ({len(raw) // 1024} KiB) ==")
-    print(f"{'':48} {'spans/s':>12} {'p50 ms':>9} {'p99 ms':>9}")
-    for r in rows:
-        s = r.summary()
-        print(f"{s['name']:48} {s['items_per_s']:>12,.0f} {s['p50_ms']:>9.2f} {s['p99_ms']:>9.2f}")
-    for k, v in result["ratios"].items():
-        print(f"  {k:60} {v:>6.3f}x")
+    print_table(f"core: {SPANS}-span request ({len(raw) // 1024} KiB)", rows, result["ratios"])
     path = write_results("core", result)
     print(f"  -> {path}")
     return result

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_redaction import spans
-from bench.common import ratio, write_results
+from bench.common import print_table, ratio, write_results
 from bench.loopback import drive, otelcol_passthrough, otelcol_sink, otelproc
 
 CONFIGS = Path(__file__).resolve().parents[1] / "processors" / "configs"
@@ -43,13 +43,8 @@ def main(seconds: float = 3.0) -> dict[str, Any]:
             "redaction pipeline / otelcol passthrough": ratio(full.items_per_s, col.items_per_s),
         },
     }
-    print(f"\n== pipeline hop over gRPC loopback: {SPANS}-span requests, 5 % with PII ==")
-    print(f"{'':40} {'spans/s':>12} {'p50 ms':>9} {'p99 ms':>9}")
-    for r in rows:
-        s = r.summary()
-        print(f"{s['name']:40} {s['items_per_s']:>12,.0f} {s['p50_ms']:>9.2f} {s['p99_ms']:>9.2f}")
-    for k, v in result["ratios"].items():
-        print(f"  {k:60} {v:>6.3f}x")
+    print_table(f"pipeline hop over gRPC loopback: {SPANS}-span requests, 5 % with PII", rows, result["ratios"],
+                width=40)
     print(f"  -> {write_results('pipeline', result)}")
     return result
 

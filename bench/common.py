@@ -129,6 +129,17 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def print_table(title: str, rows: list[Rate], ratios: dict[str, float], *, width: int = 48) -> None:
+    """The rates of one benchmark, then its ratios, as `make bench` prints them."""
+    print(f"\n== {title} ==")
+    print(f"{'':{width}} {'spans/s':>12} {'p50 ms':>9} {'p99 ms':>9}")
+    for r in rows:
+        s = r.summary()
+        print(f"{s['name']:{width}} {s['items_per_s']:>12,.0f} {s['p50_ms']:>9.2f} {s['p99_ms']:>9.2f}")
+    for k, v in ratios.items():
+        print(f"  {k:60} {v:>6.3f}x")
+
+
 def ratio(a: float, b: float) -> float:
     return round(a / b, 3) if b else 0.0
 
