@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ import grpc
 import httpx
 
 from bench.common import Rate, best_of, measure, ratio, write_results
-from bench.loopback import REPO, _wait, free_port
+from bench.loopback import free_port, process
 
 ROUNDS = 3
 SECONDS = float(os.environ.get("BENCH_OBS_SECONDS", "2"))
@@ -134,25 +133,10 @@ def sink(argv: list[str]) -> None:
 # --- the harness ---------------------------------------------------------------
 
 @contextlib.contextmanager
-def _process(argv: list[str], port: int) -> Iterator[None]:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
-    try:
-        _wait(port, proc)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-@contextlib.contextmanager
 def null_collector() -> Iterator[str]:
     """The OTLP sink, in a process of its own (in this one it would take the client's GIL on every export)."""
     port = free_port()
-    with _process([sys.executable, "-m", "bench.bench_obs", "--sink", "--port", str(port)], port):
+    with process([sys.executable, "-m", "bench.bench_obs", "--sink", "--port", str(port)], port):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -163,7 +147,7 @@ def _redis() -> Iterator[str | None]:
         yield None
         return
     port = free_port()
-    with _process([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], port):
+    with process([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], port):
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -177,7 +161,7 @@ def _servers(endpoint: str, redis_url: str | None, tmp: Path) -> Iterator[dict[s
                     "--otlp", endpoint, "--db", str(tmp / f"{kind}.db")]
             if redis_url:
                 argv += ["--redis", redis_url]
-            stack.enter_context(_process(argv, port))
+            stack.enter_context(process(argv, port))
             urls[kind] = f"http://127.0.0.1:{port}"
         yield urls
 

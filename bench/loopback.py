@@ -53,6 +53,7 @@ def process(argv: list[str], port: int, env: dict[str, str] | None = None) -> It
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(5)
 
 
 def _otelcol_config(receive_port: int, exporter: str) -> str:

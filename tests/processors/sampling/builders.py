@@ -11,6 +11,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 
 from processors.api import Payload, Signal
+from tests.support.otlp import any_value
 
 SEVERITY = {
     "TRACE": SeverityNumber.SEVERITY_NUMBER_TRACE,
@@ -33,16 +34,6 @@ class Rec:
     attributes: dict[str, object] = field(default_factory=dict)
     event_name: str = ""
     severity_text: str | None = None
-
-
-def any_value(v: object) -> AnyValue:
-    if isinstance(v, bool):
-        return AnyValue(bool_value=v)
-    if isinstance(v, int):
-        return AnyValue(int_value=v)
-    if isinstance(v, float):
-        return AnyValue(double_value=v)
-    return AnyValue(string_value=str(v))
 
 
 def request(records: Iterable[Rec], first_seq: int = 0) -> ExportLogsServiceRequest:
