@@ -91,7 +91,7 @@ class Obs:
     # --- dependencies: instrumentation plus readiness --------------------------
     def use_redis(self, client: Any, *, readiness: bool = True, name: str = "redis") -> Any:
         """Trace ``client`` (sync or asyncio, redis-py or fakeredis); readiness: PING within the Redis budget."""
-        instrument.instrument_redis(client, self.tracer_provider)
+        instrument.instrument_redis(client, self.tracer_provider, self.settings.OBS_INSTRUMENTATION)
         if readiness:
             self.add_readiness_check(name, redis_probe(client), budget_ms=self.settings.HEALTH_REDIS_BUDGET_MS,
                                      metered=True)
@@ -100,7 +100,7 @@ class Obs:
     def use_database(self, engine: Any, *, readiness: bool = True, migrations: bool = True,
                      min_migration: str | None = None) -> Any:
         """Trace ``engine`` (sync or async); readiness: ``SELECT 1`` within budget, Alembic revision >= minimum."""
-        instrument.instrument_sqlalchemy(engine, self.tracer_provider)
+        instrument.instrument_sqlalchemy(engine, self.tracer_provider, mode=self.settings.OBS_INSTRUMENTATION)
         if readiness:
             self.add_readiness_check(database_check_name(engine), sql_probe(engine),
                                      budget_ms=self.settings.HEALTH_POSTGRES_BUDGET_MS, metered=True)
@@ -220,11 +220,11 @@ def init(app: FastAPI, settings: ObsSettings | None = None, *, service_name: str
     providers = build_providers(settings, service_name, extra_metric_readers=extra_metric_readers)
     obs = Obs(settings, service_name, prefix, providers)
     untraced = (*instrument.UNTRACED_PATHS, settings.OBS_METRICS_PATH)
-    lean = settings.OBS_FASTAPI_INSTRUMENTATION == "lean"
+    lean = settings.OBS_INSTRUMENTATION == "lean"
     if settings.enabled and not lean:
         instrument.instrument_fastapi(app, obs.tracer_provider, untraced)
     app.add_middleware(ObsMiddleware, metrics=obs.request_metrics, logger=obs.logger,
-                       tracer=obs.tracer_provider.get_tracer("services.obs") if settings.enabled and lean else None,
+                       tracer=obs.tracer_provider.get_tracer(instrument.LEAN_SCOPE) if settings.enabled and lean else None,
                        untraced_paths=frozenset(untraced), log_sampler=obs._log_handler.sampler)
     # Straight on the app's router, not include_router: an included router is a node every request is
     # matched against on its way to the app's own routes, at about twice the cost of the plain routes.

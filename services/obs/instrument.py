@@ -3,11 +3,17 @@
 Each call instruments one object (app, client, engine) with this service's
 providers rather than patching the libraries process-wide, so that apps in one
 process do not share exporters.
+
+``OBS_INSTRUMENTATION=lean`` (the default) makes server, Redis and SQL spans in
+the obs SDK itself (``middleware``, ``redis_spans``, ``sql_spans``), with the
+names and attributes the upstream instrumentations give by default;
+``opentelemetry`` uses opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}.
+HTTPX always uses the upstream instrumentation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -21,12 +27,19 @@ from opentelemetry.semconv._incubating.metrics.db_metrics import (
 )
 from opentelemetry.trace import TracerProvider
 
+from services.obs.redis_spans import trace_redis
+from services.obs.sql_spans import trace_sql
+
+Mode = Literal["lean", "opentelemetry"]
+# The instrumentation scope of the spans the lean mode makes.
+LEAN_SCOPE = "services.obs"
+
 # Probes and scrapes are not traced: they would drown the traces people look for.
 UNTRACED_PATHS = ("/health/live", "/health/startup")
 
 
 def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_paths: tuple[str, ...]) -> None:
-    """opentelemetry-instrumentation-fastapi (``OBS_FASTAPI_INSTRUMENTATION=opentelemetry``).
+    """opentelemetry-instrumentation-fastapi (``OBS_INSTRUMENTATION=opentelemetry``).
 
     Its request metrics are left out (a no-op meter provider): the obs
     middleware already records the seed's ``<prefix>_http_*`` for every request.
@@ -39,7 +52,9 @@ def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_p
     )
 
 
-def instrument_redis(client: Any, tracer_provider: TracerProvider) -> Any:
+def instrument_redis(client: Any, tracer_provider: TracerProvider, mode: Mode = "lean") -> Any:
+    if mode == "lean":
+        return trace_redis(client, tracer_provider.get_tracer(LEAN_SCOPE))
     RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
     return client
 
@@ -64,16 +79,21 @@ class _StatementOnlyEngineTracer(EngineTracer):
             super()._register_event_listener(target, identifier, func, *args, **kw)
 
 
-def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *,
+def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, mode: Mode = "lean",
                           pool_metrics: MeterProvider | None = None) -> Any:
     """Spans for every statement on ``engine`` (sync or async).
 
-    ``SQLAlchemyInstrumentor().instrument(engine=...)`` works once per process
+    Lean mode: ``sql_spans``; ``pool_metrics`` asks for the upstream
+    instrumentation, since only it reports pool usage.
+
+    Upstream: ``SQLAlchemyInstrumentor().instrument(engine=...)`` works once per process
     (the instrumentor is a singleton), so the per-engine ``EngineTracer`` it
     builds is used directly. Its pool-usage counter (four measurements per
     checkout and checkin, the largest cost of a traced query) is off, with the
     listeners that feed it, unless ``pool_metrics`` is given.
     """
+    if mode == "lean" and pool_metrics is None:
+        return trace_sql(engine, tracer_provider.get_tracer(LEAN_SCOPE))
     sync_engine = getattr(engine, "sync_engine", engine)
     if getattr(sync_engine, "_obs_instrumented", False):
         return engine

@@ -8,8 +8,8 @@ hand-written as an alternative to opentelemetry-instrumentation-fastapi because
 the upstream middleware costs 130-170 µs more per request on a 2-core runner
 (it re-matches every route to find the template, decodes the headers once per
 lookup, and sets every attribute twice) — more than the SDK's whole overhead
-budget (bench/bench_obs.py). ``OBS_FASTAPI_INSTRUMENTATION=opentelemetry``, the
-default, uses the upstream instrumentation; this layer then only adds ids,
+budget (bench/bench_obs.py). With ``OBS_INSTRUMENTATION=opentelemetry`` the
+upstream instrumentation makes the span; this layer then only adds ids,
 headers, metrics and logs.
 
 Metrics, the access log and the end of the span run after the response's last
@@ -100,10 +100,13 @@ class ObsMiddleware:
         token = context.CURRENT.set(req)
         span, span_token = None, None
         if self.tracer is not None and scope.get("path") not in self.untraced_paths:
-            span = self.tracer.start_span(method, context=_parent_context(scope), kind=SpanKind.SERVER, attributes={
-                "http.request.method": method, "url.scheme": scope.get("scheme", "http"),
-                "url.path": scope.get("path", ""), "http.request_id": request_id,
-            })
+            attributes = {"http.request.method": method, "url.scheme": scope.get("scheme", "http"),
+                          "url.path": scope.get("path", ""), "http.request_id": request_id}
+            client = scope.get("client")
+            if client:
+                attributes["client.address"] = client[0]  # the exporter keeps only its network (export.py)
+            span = self.tracer.start_span(method, context=_parent_context(scope), kind=SpanKind.SERVER,
+                                          attributes=attributes)
             span_token = otel_context.attach(trace.set_span_in_context(span))
         else:
             current = trace.get_current_span()  # the upstream instrumentation's span, if it runs

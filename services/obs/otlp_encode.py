@@ -129,11 +129,20 @@ def _fill_span(out: Any, span: ReadableSpan) -> None:
 
 def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
     """The ``ExportTraceServiceRequest`` of ``spans``: grouped by resource, then instrumentation scope."""
-    grouped: dict[Any, dict[Any, list[ReadableSpan]]] = {}
+    # Keyed by identity: a provider's spans share one Resource object, and Resource.__hash__ serialises
+    # its attributes to JSON on every call. Equal resources held in distinct objects just form two groups.
+    resources: dict[int, Any] = {}
+    grouped: dict[int, dict[Any, list[ReadableSpan]]] = {}
     for span in spans:
-        grouped.setdefault(span.resource, {}).setdefault(span.instrumentation_scope or None, []).append(span)
+        resource = span.resource
+        key = id(resource)
+        if key not in resources:
+            resources[key] = resource
+            grouped[key] = {}
+        grouped[key].setdefault(span.instrumentation_scope or None, []).append(span)
     request = ExportTraceServiceRequest()
-    for resource, scopes in grouped.items():
+    for key, scopes in grouped.items():
+        resource = resources[key]
         resource_spans = request.resource_spans.add()
         resource_spans.resource.CopyFrom(_encode_resource(resource))
         if resource.schema_url:

@@ -9,6 +9,7 @@ sanitised the same way.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 STATEMENT_KEYS = ("db.statement", "db.query.text")
 
@@ -36,6 +37,8 @@ def sanitize_redis(statement: str) -> str:
     return " ".join([parts[0], *("?" for _ in parts[1:])])
 
 
+# Statements repeat endlessly (the same few hundred texts per app): each is worked out once.
+@lru_cache(maxsize=2048)
 def sanitize_statement(statement: str, db_system: str | None) -> str:
     """The statement as it may be exported, for the given ``db.system``."""
     if db_system == "redis":

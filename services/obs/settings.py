@@ -44,11 +44,11 @@ class ObsSettings(BaseSettings):
         None, description="bearer token for /metrics and /ops/*; unset and not public: those answer 401 (fail closed)"
     )
     OBS_METRICS_PATH: str = Field("/metrics", description="where the admin Prometheus view is mounted")
-    OBS_FASTAPI_INSTRUMENTATION: Literal["lean", "opentelemetry"] = Field(
-        "opentelemetry",
-        description="server spans from opentelemetry-instrumentation-fastapi (default) or from the obs middleware "
-                    "(lean: 130-170 µs cheaper per request in bench/bench_obs.py, same span name, "
-                    "stable HTTP attributes)",
+    OBS_INSTRUMENTATION: Literal["lean", "opentelemetry"] = Field(
+        "lean",
+        description="where server, Redis and SQL spans come from: the obs SDK itself (lean, the default: the "
+                    "upstream default attributes at a fraction of the cost, see bench/bench_obs.py) or "
+                    "opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}",
     )
     OBS_LOG_JSON_STDOUT: bool = Field(True, description="write JSON log lines to stderr besides the OTel bridge")
 

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from services import obs
 
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-# Instrumentation scopes of the spans one request to a service on PostgreSQL and Redis yields.
-FASTAPI, SQLALCHEMY, REDIS = ("opentelemetry.instrumentation.fastapi", "opentelemetry.instrumentation.sqlalchemy",
-                              "opentelemetry.instrumentation.redis")
+# What the spans of one request to a service on PostgreSQL and Redis stand for, in either instrumentation mode.
+SERVER, SQL, REDIS = "server", "sql", "redis"
 
 
 def obs_settings(**overrides: Any) -> obs.ObsSettings:
@@ -55,6 +56,26 @@ def spans_of(requests: list[Any], trace_id: bytes) -> list[tuple[str, Any]]:
     """(scope name, span) of every span of ``trace_id`` in the sink's OTLP requests."""
     return [(ss.scope.name, span) for req in requests for rs in req.resource_spans for ss in rs.scope_spans
             for span in ss.spans if span.trace_id == trace_id]
+
+
+def span_role(span: Any) -> str | None:
+    """``server``, ``redis`` or ``sql`` for a span (SDK or OTLP), told by kind and ``db.system``; else None."""
+    if hasattr(span, "instrumentation_scope"):  # an SDK ReadableSpan
+        server = span.kind is SpanKind.SERVER
+        system = (span.attributes or {}).get("db.system")
+    else:  # an OTLP protobuf Span
+        server = span.kind == PbSpan.SPAN_KIND_SERVER
+        system = next((kv.value.string_value for kv in span.attributes if kv.key == "db.system"), None)
+    if server:
+        return SERVER
+    if system:
+        return REDIS if system == "redis" else SQL
+    return None
+
+
+def roles_of(spans: Any) -> set[str]:
+    """The roles among ``spans`` (SDK spans, or the (scope, span) pairs of ``spans_of``)."""
+    return {span_role(s[1] if isinstance(s, tuple) else s) for s in spans} - {None}
 
 
 def logs_of(requests: list[Any], trace_id: bytes) -> list[Any]:

@@ -12,7 +12,7 @@ import pytest
 from processors.api import Signal
 from services.ingest.telemetry import TOTALS, otlp_name
 from tests.services.ingest.conftest import MakeIngest, batch
-from tests.support.otel import FASTAPI, REDIS, SQLALCHEMY, logs_of, spans_of
+from tests.support.otel import REDIS, SERVER, SQL, logs_of, roles_of, spans_of
 from tests.support.pipeline import PASSTHROUGH, collector_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -35,8 +35,8 @@ def _check_request_through_pipeline(pipeline: Any, ingest: Any) -> None:
     trace_id = bytes.fromhex(response.headers["traceparent"].split("-")[1])
     ingest.app.state.obs.force_flush()
 
-    traces = pipeline.wait_for(Signal.TRACES, lambda reqs: {FASTAPI, SQLALCHEMY, REDIS} <= {
-        scope for scope, _ in spans_of(reqs, trace_id)})
+    traces = pipeline.wait_for(Signal.TRACES, lambda reqs: {SERVER, SQL, REDIS} <= roles_of(
+        spans_of(reqs, trace_id)))
     logs = pipeline.wait_for(Signal.LOGS, lambda reqs: len(logs_of(reqs, trace_id)) >= 2)
 
     statements = [a.value.string_value for _, span in spans_of(traces, trace_id) for a in span.attributes

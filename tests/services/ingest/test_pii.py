@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.services.ingest.conftest import HMAC_SECRET, TOKEN, MakeIngest, signed_headers
+from tests.support.otel import REDIS, SQL, roles_of
 
 EMAIL = "jane.doe@example.com"
 LAT, LON = "-23.550520", "-46.633308"
@@ -51,8 +52,7 @@ def test_nothing_sensitive_leaves_the_process(make_ingest: MakeIngest, pg_url: s
     exported = _flatten(ingest)
     printed = capfd.readouterr().err
     # The capture is not vacuous: SQL, Redis and server spans, and the service's own log lines, are in it.
-    scopes = {s.instrumentation_scope.name for s in ingest.spans.get_finished_spans()}
-    assert {"opentelemetry.instrumentation.sqlalchemy", "opentelemetry.instrumentation.redis"} <= scopes
+    assert {SQL, REDIS} <= roles_of(ingest.spans.get_finished_spans())
     assert "db.statement=INSERT INTO whatsapp_messages" in exported
     assert "ingest request refused" in exported and "ingest request refused" in printed
 

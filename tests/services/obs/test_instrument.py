@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 import redis
+from opentelemetry.trace import SpanKind
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -11,9 +13,10 @@ from tests.services.obs.capture import build_app
 from tests.support.servers import PostgresServer, RedisServer
 
 
+@pytest.mark.parametrize("mode", ["lean", "opentelemetry"])
 def test_one_request_yields_server_redis_sql_and_httpx_spans_in_one_trace(
-        redis_srv: RedisServer, postgres_srv: PostgresServer) -> None:
-    app, o, cap = build_app()
+        mode: str, redis_srv: RedisServer, postgres_srv: PostgresServer) -> None:
+    app, o, cap = build_app(OBS_INSTRUMENTATION=mode)
     r = o.use_redis(redis.Redis.from_url(redis_srv.url))
     engine = o.use_database(create_engine(postgres_srv.url), migrations=False)
     upstream = httpx.Client(transport=httpx.MockTransport(lambda req: httpx.Response(204)))
@@ -36,8 +39,12 @@ def test_one_request_yields_server_redis_sql_and_httpx_spans_in_one_trace(
     assert "GET /profile/{user_id}" in by_name
     redis_span = by_name["SET"]
     assert redis_span.attributes["db.system"] == "redis" and redis_span.attributes["db.statement"] == "SET ? ?"
-    sql = [s for s in spans if s.attributes.get("db.system") == "postgresql"]
-    assert sql and sql[0].attributes["db.statement"] == "SELECT count(*) FROM pg_class WHERE relname = ?"
+    assert redis_span.attributes["net.peer.port"] == redis_srv.port and redis_span.kind is SpanKind.CLIENT
+    # (The lean mode also traces the dialect's first-connect queries, such as its version check.)
+    sql = [s for s in spans if s.attributes.get("db.system") == "postgresql" and "pg_class" in s.attributes["db.statement"]]
+    assert len(sql) == 1 and sql[0].attributes["db.statement"] == "SELECT count(*) FROM pg_class WHERE relname = ?"
+    # Both modes name a statement's span after its operation and database.
+    assert sql[0].name == f"SELECT {sql[0].attributes['db.name']}" and sql[0].kind is SpanKind.CLIENT
     client_span = [s for s in spans if s.name == "GET" and s.attributes.get("http.method") == "GET"]
     assert client_span, [s.name for s in spans]
     server = by_name["GET /profile/{user_id}"]
@@ -45,10 +52,11 @@ def test_one_request_yields_server_redis_sql_and_httpx_spans_in_one_trace(
     assert "ada@example.com" not in "\n".join(str(dict(s.attributes)) for s in spans)
 
 
-def test_async_clients_are_instrumented_too(redis_srv: RedisServer) -> None:
+@pytest.mark.parametrize("mode", ["lean", "opentelemetry"])
+def test_async_clients_are_instrumented_too(mode: str, redis_srv: RedisServer) -> None:
     import redis.asyncio as aioredis
 
-    app, o, cap = build_app()
+    app, o, cap = build_app(OBS_INSTRUMENTATION=mode)
     r = o.use_redis(aioredis.Redis.from_url(redis_srv.url))
 
     @app.get("/count")
@@ -76,9 +84,11 @@ def test_obs_disabled_keeps_health_and_ids_but_records_no_spans() -> None:
     assert cap.finished_spans() == []
 
 
-def test_the_default_server_spans_come_from_the_upstream_fastapi_instrumentation() -> None:
-    app, o, cap = build_app()
-    assert o.settings.OBS_FASTAPI_INSTRUMENTATION == "opentelemetry"
+@pytest.mark.parametrize(("mode", "scope"), [("lean", "services.obs"),
+                                             ("opentelemetry", "opentelemetry.instrumentation.fastapi")])
+def test_the_instrumentation_mode_decides_who_makes_the_server_span(mode: str, scope: str) -> None:
+    app, o, cap = build_app(**({} if mode == "lean" else {"OBS_INSTRUMENTATION": mode}))
+    assert o.settings.OBS_INSTRUMENTATION == mode
 
     @app.get("/rooms/{room_id}")
     def room(room_id: int) -> dict[str, int]:
@@ -89,7 +99,7 @@ def test_the_default_server_spans_come_from_the_upstream_fastapi_instrumentation
     trace_id = int(resp.headers["traceparent"].split("-")[1], 16)
     server = [s for s in cap.finished_spans() if s.context.trace_id == trace_id and s.name == "GET /rooms/{room_id}"]
     assert len(server) == 1
-    assert server[0].instrumentation_scope.name == "opentelemetry.instrumentation.fastapi"
+    assert server[0].instrumentation_scope.name == scope
     assert server[0].attributes["http.route"] == "/rooms/{room_id}"
 
 
@@ -107,10 +117,11 @@ def test_sql_pool_listeners_only_run_with_the_pool_metric(tmp_path) -> None:
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    plain = instrument_sqlalchemy(create_engine(f"sqlite:///{tmp_path / 'a.db'}"), tracer_provider)
+    plain = instrument_sqlalchemy(create_engine(f"sqlite:///{tmp_path / 'a.db'}"), tracer_provider,
+                                  mode="opentelemetry")
     reader = InMemoryMetricReader()
     metered = instrument_sqlalchemy(create_engine(f"sqlite:///{tmp_path / 'b.db'}"), tracer_provider,
-                                    pool_metrics=MeterProvider(metric_readers=[reader]))
+                                    mode="opentelemetry", pool_metrics=MeterProvider(metric_readers=[reader]))
     for engine in (plain, metered):
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -45,7 +45,7 @@ def test_a_plain_incoming_request_id_is_echoed_and_a_strange_one_replaced() -> N
 
 @pytest.mark.parametrize("mode", ["lean", "opentelemetry"])
 def test_traceparent_names_the_server_span(mode: str) -> None:
-    app, _, cap = _app(OBS_FASTAPI_INSTRUMENTATION=mode)
+    app, _, cap = _app(OBS_INSTRUMENTATION=mode)
     with TestClient(app) as client:
         resp = client.get("/items/3")
     trace_id, span_id = TRACEPARENT.match(resp.headers["traceparent"]).groups()
@@ -59,7 +59,7 @@ def test_traceparent_names_the_server_span(mode: str) -> None:
 
 
 def test_lean_server_span_carries_the_stable_http_attributes() -> None:
-    app, _, cap = _app(OBS_FASTAPI_INSTRUMENTATION="lean")
+    app, _, cap = _app(OBS_INSTRUMENTATION="lean")
     with TestClient(app) as client:
         client.get("/items/3")
         client.get("/items/0")
@@ -71,7 +71,7 @@ def test_lean_server_span_carries_the_stable_http_attributes() -> None:
 
 @pytest.mark.parametrize("mode", ["opentelemetry", "lean"])
 def test_a_server_error_marks_the_span_and_records_the_exception(mode: str) -> None:
-    app, _, cap = build_app(OBS_FASTAPI_INSTRUMENTATION=mode)
+    app, _, cap = build_app(OBS_INSTRUMENTATION=mode)
 
     @app.get("/fail")
     def fail() -> None:
@@ -97,7 +97,7 @@ def test_probes_are_not_traced_but_still_counted() -> None:
 
 @pytest.mark.parametrize("mode", ["opentelemetry", "lean"])
 def test_incoming_traceparent_continues_the_callers_trace(mode: str) -> None:
-    app, _, cap = _app(OBS_FASTAPI_INSTRUMENTATION=mode)
+    app, _, cap = _app(OBS_INSTRUMENTATION=mode)
     parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     with TestClient(app) as client:
         resp = client.get("/items/3", headers={"traceparent": parent, "tracestate": "vendor=v1"})

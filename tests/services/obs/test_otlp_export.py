@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.services.obs.capture import build_app
@@ -12,9 +13,18 @@ def _attributes(item) -> dict[str, object]:
     return {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in item.attributes}
 
 
-def test_a_request_reaches_the_collector_as_cleaned_spans_and_correlated_logs() -> None:
+# Per instrumentation mode: the server span's scope, and its status and client-address attributes.
+MODES = {
+    "lean": ("services.obs", "http.response.status_code", "client.address"),
+    "opentelemetry": ("opentelemetry.instrumentation.fastapi", "http.status_code", "net.peer.ip"),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_request_reaches_the_collector_as_cleaned_spans_and_correlated_logs(mode: str) -> None:
+    scope, status_key, client_key = MODES[mode]
     with otlp_sink() as sink:
-        app, o, _ = build_app(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint)
+        app, o, _ = build_app(OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, OBS_INSTRUMENTATION=mode)
 
         @app.get("/rooms/{room_id}")
         def room(room_id: int) -> dict[str, int]:
@@ -30,11 +40,11 @@ def test_a_request_reaches_the_collector_as_cleaned_spans_and_correlated_logs() 
     spans = {s.name: s for s in sink.spans() if s.trace_id == trace_id}
     assert set(spans) == {"GET /rooms/{room_id}", "load room"}
     server = _attributes(spans["GET /rooms/{room_id}"])
-    assert server["http.route"] == "/rooms/{room_id}" and server["http.status_code"] == 200
-    assert server["net.peer.ip"] == "203.0.113.0"  # the network, not the client
+    assert server["http.route"] == "/rooms/{room_id}" and server[status_key] == 200
+    assert server[client_key] == "203.0.113.0"  # the network, not the client
     assert "s3cret" not in str(server) and _attributes(spans["load room"])["owner.email"] == "[REDACTED]"
     scopes = {ss.scope.name for req in sink.requests("traces") for rs in req.resource_spans for ss in rs.scope_spans}
-    assert "opentelemetry.instrumentation.fastapi" in scopes
+    assert scope in scopes
     logs = [r for req in sink.requests("logs") for rl in req.resource_logs for sl in rl.scope_logs
             for r in sl.log_records if r.body.string_value == "room loaded"]
     assert len(logs) == 1 and logs[0].trace_id == trace_id and _attributes(logs[0])["room_id"] == 7

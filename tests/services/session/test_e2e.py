@@ -12,7 +12,7 @@ import pytest
 
 from processors.api import Signal
 from tests.services.session.conftest import MakeService, SessionService
-from tests.support.otel import ADMIN, FASTAPI, REDIS, SQLALCHEMY, eventually, logs_of, spans_of
+from tests.support.otel import ADMIN, REDIS, SERVER, SQL, eventually, logs_of, roles_of, spans_of
 from tests.support.pipeline import collector_pipeline
 from tests.support.procs import free_port
 
@@ -66,8 +66,8 @@ def _check(pipeline: Any, svc: SessionService) -> None:
     trace_id = bytes.fromhex(connected.headers["traceparent"].split("-")[1])
     flush()
 
-    pipeline.wait_for(Signal.TRACES, lambda reqs: {FASTAPI, SQLALCHEMY, REDIS} <= {
-        scope for scope, _ in spans_of(reqs, trace_id)})
+    pipeline.wait_for(Signal.TRACES, lambda reqs: {SERVER, SQL, REDIS} <= roles_of(
+        spans_of(reqs, trace_id)))
     logs = pipeline.wait_for(Signal.LOGS, lambda reqs: sum(
         rec.event_name.startswith("wa.session.") for rec in logs_of(reqs, trace_id)) == 9)
     states = [a.value.string_value for rec in logs_of(logs, trace_id) for a in rec.attributes

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.services.session.conftest import MakeService, SessionService
-from tests.support.otel import ADMIN
+from tests.support.otel import ADMIN, REDIS, SERVER, SQL, roles_of
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -63,9 +63,7 @@ def test_a_request_traces_its_sql_and_redis_calls_and_its_events(service: Sessio
     trace_id = int(response.headers["traceparent"].split("-")[1], 16)
 
     spans = [s for s in service.spans.get_finished_spans() if s.context.trace_id == trace_id]
-    scopes = {s.instrumentation_scope.name for s in spans}
-    assert {"opentelemetry.instrumentation.fastapi", "opentelemetry.instrumentation.sqlalchemy",
-            "opentelemetry.instrumentation.redis"} <= scopes
+    assert {SERVER, SQL, REDIS} <= roles_of(spans)
     events = service.events()
     assert len(events) == 9
     assert {e.trace_id for e in events} == {trace_id}
