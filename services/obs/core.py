@@ -76,6 +76,8 @@ class Obs:
         self.startup.add("config", self._config_problem)
         self.rollover_hooks: dict[str, RolloverHook] = {}
         self._probe_task: asyncio.Task[None] | None = None
+        # The /health/* , /metrics and /ops/* app (set by init), served ahead of the app's own routes.
+        self.endpoints: FastAPI | None = None
         self._shut = False
 
     # --- logging and request context -----------------------------------------
@@ -223,13 +225,17 @@ def init(app: FastAPI, settings: ObsSettings | None = None, *, service_name: str
     lean = settings.OBS_INSTRUMENTATION == "lean"
     if settings.enabled and not lean:
         instrument.instrument_fastapi(app, obs.tracer_provider, untraced)
+    # The health and admin endpoints live in an app of their own, which the middleware calls on an
+    # exact path match: on the app's router they would be routes every other request is matched against.
+    endpoints = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    add_health_routes(endpoints.router, obs.readiness, obs.startup)
+    add_ops_routes(endpoints.router, settings, obs.prometheus_registry, obs.tracer, obs.rollover_hooks,
+                   obs._run_hook)
     app.add_middleware(ObsMiddleware, metrics=obs.request_metrics, logger=obs.logger,
                        tracer=obs.tracer_provider.get_tracer(instrument.LEAN_SCOPE) if settings.enabled and lean else None,
-                       untraced_paths=frozenset(untraced), log_sampler=obs._log_handler.sampler)
-    # Straight on the app's router, not include_router: an included router is a node every request is
-    # matched against on its way to the app's own routes, at about twice the cost of the plain routes.
-    add_health_routes(app.router, obs.readiness, obs.startup)
-    add_ops_routes(app.router, settings, obs.prometheus_registry, obs.tracer, obs.rollover_hooks, obs._run_hook)
+                       untraced_paths=frozenset(untraced), log_sampler=obs._log_handler.sampler,
+                       endpoints=endpoints)
+    obs.endpoints = endpoints
     _wrap_lifespan(app, obs)
     app.state.obs = obs
     return obs

@@ -48,9 +48,9 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-def traceparent() -> str | None:
-    """The W3C traceparent of the current span, or None outside a valid trace."""
-    ctx = trace.get_current_span().get_span_context()
+def traceparent(span: Any = None) -> str | None:
+    """The W3C traceparent of ``span`` (default: the current span), or None outside a valid trace."""
+    ctx = (span if span is not None else trace.get_current_span()).get_span_context()
     if not ctx.is_valid:
         return None
     return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
@@ -76,16 +76,28 @@ def _parent_context(scope: Scope) -> otel_context.Context:
     return propagate.extract(scope.get("headers") or [], getter=_ASGI_HEADERS)
 
 
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: ``path`` less the ``root_path`` it is mounted under."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 class ObsMiddleware:
+    """``endpoints``: an ASGI app with the obs endpoints, called instead of ``app`` when a request's path
+    is one of its routes' (an exact match, so the app's own requests never meet those routes)."""
+
     def __init__(self, app: ASGIApp, *, metrics: RequestMetrics, logger: logging.Logger,
                  tracer: Tracer | None = None, untraced_paths: frozenset[str] = frozenset(),
-                 log_sampler: InfoSampler | None = None) -> None:
+                 log_sampler: InfoSampler | None = None, endpoints: ASGIApp | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.logger = logger
         self.tracer = tracer
         self.untraced_paths = untraced_paths
         self.log_sampler = log_sampler
+        self.endpoints = endpoints
+        self.endpoint_paths = frozenset(
+            getattr(route, "path", None) for route in getattr(endpoints, "routes", ())) - {None}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,14 +131,15 @@ class ObsMiddleware:
                 req.status = message["status"]
                 headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
-                tp = traceparent()
+                tp = traceparent(span)
                 if tp:
                     headers.append((b"traceparent", tp.encode("latin-1")))
                 message["headers"] = headers
             await send(message)
 
+        target = self.endpoints if _route_path(scope) in self.endpoint_paths else self.app
         try:
-            await self.app(scope, receive, send_with_headers)
+            await target(scope, receive, send_with_headers)
         except Exception as exc:
             req.status = 500
             if span is not None:
@@ -146,8 +159,7 @@ class ObsMiddleware:
     @staticmethod
     def _end_span(span: Any, route: str, method: str, status: int) -> None:
         span.update_name(f"{method} {route}")
-        span.set_attribute("http.route", route)
-        span.set_attribute("http.response.status_code", status)
+        span.set_attributes({"http.route": route, "http.response.status_code": status})
         if status >= 500:
             span.set_status(Status(StatusCode.ERROR))
         span.end()

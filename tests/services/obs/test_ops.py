@@ -90,12 +90,26 @@ def test_trace_test_emits_the_span_it_names(admin_headers: dict[str, str]) -> No
     assert f"{spans[0].context.span_id:016x}" == ids["span_id"]
 
 
-def test_health_and_admin_routes_are_plain_routes_of_the_app() -> None:
-    """No router node in front of the app's own routes: every request is matched against those nodes."""
+def test_the_obs_endpoints_are_served_ahead_of_the_apps_routes_without_joining_them() -> None:
+    """The app's own requests are never matched against the obs routes; the obs paths still win."""
+    from fastapi import FastAPI
     from fastapi.routing import APIRoute
 
-    app, _, _ = build_app()
+    app, o, _ = build_app()
+
+    @app.get("/health/live")
+    def shadow() -> dict[str, str]:
+        return {"status": "the app's own"}
+
     own = {route.path for route in app.router.routes if isinstance(route, APIRoute)}
-    assert {"/health/live", "/health/ready", "/health/startup", "/metrics", "/ops/rollover", "/ops/trace/test"} <= own
-    tags = {route.path: route.tags for route in app.router.routes if isinstance(route, APIRoute)}
+    assert own & {"/health/ready", "/health/startup", "/metrics", "/ops/rollover", "/ops/trace/test"} == set()
+    tags = {route.path: route.tags for route in o.endpoints.routes if isinstance(route, APIRoute)}
     assert tags["/health/live"] == ["health"] and tags["/metrics"] == ["ops"]
+    with TestClient(app) as client:
+        assert client.get("/health/live").json()["status"] == "ok"
+        assert client.get("/metrics").status_code == 401
+    # Under a mount, the path the app routes on is matched.
+    outer = FastAPI()
+    outer.mount("/api", app)
+    with TestClient(outer) as client:
+        assert client.get("/api/health/live").json()["status"] == "ok"
