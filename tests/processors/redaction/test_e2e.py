@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import urllib.request
 
 import pytest
@@ -25,6 +26,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, Status, StatusCode
+from prometheus_client.parser import text_string_to_metric_families
 
 from processors.api import Signal
 from tests.processors.redaction.conftest import HMAC_KEY
@@ -64,7 +66,14 @@ SECRET = "hunter2-very-secret"
 LAT = "52.520008"
 # What must appear nowhere: the values, and the cores of their other spellings.
 PLANTED = [EMAIL, EMAIL.lower(), "anna.smith", PHONE, "4915123456789", "23456789", CARD, "4111111111111111",
-           IBAN, "370400440532013000", IP, JWT, JWT.split(".")[1], SECRET, LAT, "520008"]
+           IBAN, "370400440532013000", IP, JWT, JWT.split(".")[1], SECRET, LAT]
+# The coordinate's decimals alone: six digits, so looked for in text values and labels only (an id, a
+# timestamp or a count can hold any six digits).
+COORD_FRAGMENT = "520008"
+# OTLP/JSON fields that are ids, times or counts, never text.
+_NOT_TEXT = re.compile(r'"(?:traceId|spanId|parentSpanId|\w*[tT]imeUnixNano|count|sum|min|max|asInt|'
+                       r'bucketCounts|explicitBounds|flags|droppedAttributesCount|asDouble)"\s*:\s*'
+                       r'(?:"[^"]*"|\[[^\]]*\]|[-0-9.eE+]+)')
 
 
 def digest(normalized: str) -> str:
@@ -139,6 +148,10 @@ def test_no_planted_value_reaches_any_sink_and_hashes_join(otelcol, tmp_path):
         for name, text in sinks.items():
             for value in PLANTED:
                 assert value not in text, f"{value!r} reached the {name} sink"
+            texts = (" ".join(f"{s.name} {' '.join(s.labels.values())}"
+                              for fam in text_string_to_metric_families(text) for s in fam.samples)
+                     if name == "prometheus" else _NOT_TEXT.sub("", text))
+            assert COORD_FRAGMENT not in texts, f"the coordinate's decimals reached the {name} sink"
 
         email_hash, phone_hash = digest(EMAIL.lower()), digest("+4915123456789")
         for signal in Signal:
