@@ -46,7 +46,7 @@ from typing import Any
 import grpc
 import httpx
 
-from bench.common import Rate, best_of, measure, ratio, write_results
+from bench.common import Rate, measure, ratio, write_results
 from bench.loopback import free_port, process
 
 ROUNDS = int(os.environ.get("BENCH_OBS_ROUNDS", "8"))

@@ -23,7 +23,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, Tracer
 
-from services.obs.span_status import mark_failed
+from services.obs.client_span import Ending, mark_failed
 
 _MARK = "_obs_redis_traced"
 _MAX_STATEMENT = 1000
@@ -67,18 +67,16 @@ def _pipeline_failed(span: Any, exc: BaseException) -> None:
         mark_failed(span, exc)
 
 
+def _command_span(tracer: Tracer, base: dict[str, Any], args: tuple[Any, ...]) -> Ending:
+    return Ending(tracer.start_span(str(args[0]) if args else "redis", kind=SpanKind.CLIENT,
+                                    attributes={**base, "db.statement": statement(args)}))
+
+
 def _traced_sync(execute: Any, tracer: Tracer, base: dict[str, Any]) -> Any:
     @functools.wraps(execute)
     def execute_command(*args: Any, **options: Any) -> Any:
-        span = tracer.start_span(str(args[0]) if args else "redis", kind=SpanKind.CLIENT,
-                                 attributes={**base, "db.statement": statement(args)})
-        try:
+        with _command_span(tracer, base, args):
             return execute(*args, **options)
-        except BaseException as exc:
-            mark_failed(span, exc)
-            raise
-        finally:
-            span.end()
 
     return execute_command
 
@@ -86,15 +84,8 @@ def _traced_sync(execute: Any, tracer: Tracer, base: dict[str, Any]) -> Any:
 def _traced_async(execute: Any, tracer: Tracer, base: dict[str, Any]) -> Any:
     @functools.wraps(execute)
     async def execute_command(*args: Any, **options: Any) -> Any:
-        span = tracer.start_span(str(args[0]) if args else "redis", kind=SpanKind.CLIENT,
-                                 attributes={**base, "db.statement": statement(args)})
-        try:
+        with _command_span(tracer, base, args):
             return await execute(*args, **options)
-        except BaseException as exc:
-            mark_failed(span, exc)
-            raise
-        finally:
-            span.end()
 
     return execute_command
 
@@ -104,35 +95,22 @@ def _traced_pipeline_factory(make_pipeline: Any, tracer: Tracer, base: dict[str,
     def pipeline(*args: Any, **kwargs: Any) -> Any:
         pipe = make_pipeline(*args, **kwargs)
         execute = pipe.execute
-        asynchronous = inspect.iscoroutinefunction(execute)
 
-        def start() -> Any:
+        def pipeline_span() -> Ending:
             commands = _commands_of(pipe)
             name, text = _pipeline_statement(commands)
-            return tracer.start_span(name, kind=SpanKind.CLIENT, attributes={
-                **base, "db.statement": text, "db.redis.pipeline_length": len(commands)})
+            return Ending(tracer.start_span(name, kind=SpanKind.CLIENT, attributes={
+                **base, "db.statement": text, "db.redis.pipeline_length": len(commands)}), _pipeline_failed)
 
-        if asynchronous:
+        if inspect.iscoroutinefunction(execute):
             async def execute_async(*a: Any, **kw: Any) -> Any:
-                span = start()
-                try:
+                with pipeline_span():
                     return await execute(*a, **kw)
-                except BaseException as exc:
-                    _pipeline_failed(span, exc)
-                    raise
-                finally:
-                    span.end()
             pipe.execute = execute_async
         else:
             def execute_sync(*a: Any, **kw: Any) -> Any:
-                span = start()
-                try:
+                with pipeline_span():
                     return execute(*a, **kw)
-                except BaseException as exc:
-                    _pipeline_failed(span, exc)
-                    raise
-                finally:
-                    span.end()
             pipe.execute = execute_sync
         return pipe
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, Tracer
 
-from services.obs.span_status import mark_failed
+from services.obs.client_span import Ending
 
 _MARK = "_obs_sql_traced"
 _HOOKS = ("do_execute", "do_executemany", "do_execute_no_params")
@@ -82,14 +82,8 @@ def _traced(call: Any, tracer: Tracer, base: dict[str, Any], names: _SpanNames) 
         attrs = {**base, "db.statement": statement}
         if op:
             attrs["db.operation"] = op
-        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
-        try:
+        with Ending(tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)):
             return call(cursor, statement, *args, **kwargs)
-        except BaseException as exc:
-            mark_failed(span, exc)
-            raise
-        finally:
-            span.end()
 
     return traced
 

@@ -7,21 +7,10 @@ import asyncio
 import pytest
 import redis
 import redis.asyncio as aioredis
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from services.obs.redis_spans import statement, trace_redis
 from tests.support.servers import RedisServer
-
-
-@pytest.fixture
-def traced() -> tuple[object, InMemorySpanExporter]:
-    spans = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    return provider.get_tracer("test"), spans
 
 
 def test_each_command_is_a_client_span_with_its_shape_not_its_values(redis_srv: RedisServer, traced) -> None:

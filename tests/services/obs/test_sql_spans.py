@@ -5,23 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 
 from services.obs.sql_spans import operation, trace_sql
 from tests.support.servers import PostgresServer
-
-
-@pytest.fixture
-def traced() -> tuple[object, InMemorySpanExporter]:
-    spans = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    return provider.get_tracer("test"), spans
 
 
 def test_every_statement_is_a_span_with_the_engine_attributes(tmp_path: Path, traced) -> None:
