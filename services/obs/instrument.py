@@ -31,8 +31,8 @@ from services.obs.redis_spans import trace_redis
 from services.obs.sql_spans import trace_sql
 
 Mode = Literal["lean", "opentelemetry"]
-# The instrumentation scope of the spans the lean mode makes.
-LEAN_SCOPE = "services.obs"
+# The instrumentation scopes of the spans the lean mode makes, one per library, as upstream has them.
+LEAN_SCOPES = {"fastapi": "services.obs.fastapi", "redis": "services.obs.redis", "sqlalchemy": "services.obs.sqlalchemy"}
 
 # Probes and scrapes are not traced: they would drown the traces people look for.
 UNTRACED_PATHS = ("/health/live", "/health/startup")
@@ -54,7 +54,7 @@ def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_p
 
 def instrument_redis(client: Any, tracer_provider: TracerProvider, mode: Mode = "lean") -> Any:
     if mode == "lean":
-        return trace_redis(client, tracer_provider.get_tracer(LEAN_SCOPE))
+        return trace_redis(client, tracer_provider.get_tracer(LEAN_SCOPES["redis"]))
     RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
     return client
 
@@ -93,7 +93,7 @@ def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, mode:
     listeners that feed it, unless ``pool_metrics`` is given.
     """
     if mode == "lean" and pool_metrics is None:
-        return trace_sql(engine, tracer_provider.get_tracer(LEAN_SCOPE))
+        return trace_sql(engine, tracer_provider.get_tracer(LEAN_SCOPES["sqlalchemy"]))
     sync_engine = getattr(engine, "sync_engine", engine)
     if getattr(sync_engine, "_obs_instrumented", False):
         return engine

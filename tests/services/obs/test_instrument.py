@@ -45,6 +45,9 @@ def test_one_request_yields_server_redis_sql_and_httpx_spans_in_one_trace(
     assert len(sql) == 1 and sql[0].attributes["db.statement"] == "SELECT count(*) FROM pg_class WHERE relname = ?"
     # Both modes name a statement's span after its operation and database.
     assert sql[0].name == f"SELECT {sql[0].attributes['db.name']}" and sql[0].kind is SpanKind.CLIENT
+    # One instrumentation scope per library in either mode (opentelemetry.instrumentation.* or services.obs.*).
+    assert redis_span.instrumentation_scope.name.endswith(".redis")
+    assert sql[0].instrumentation_scope.name.endswith(".sqlalchemy")
     client_span = [s for s in spans if s.name == "GET" and s.attributes.get("http.method") == "GET"]
     assert client_span, [s.name for s in spans]
     server = by_name["GET /profile/{user_id}"]
@@ -84,7 +87,7 @@ def test_obs_disabled_keeps_health_and_ids_but_records_no_spans() -> None:
     assert cap.finished_spans() == []
 
 
-@pytest.mark.parametrize(("mode", "scope"), [("lean", "services.obs"),
+@pytest.mark.parametrize(("mode", "scope"), [("lean", "services.obs.fastapi"),
                                              ("opentelemetry", "opentelemetry.instrumentation.fastapi")])
 def test_the_instrumentation_mode_decides_who_makes_the_server_span(mode: str, scope: str) -> None:
     app, o, cap = build_app(**({} if mode == "lean" else {"OBS_INSTRUMENTATION": mode}))

@@ -15,7 +15,7 @@ def _attributes(item) -> dict[str, object]:
 
 # Per instrumentation mode: the server span's scope, and its status and client-address attributes.
 MODES = {
-    "lean": ("services.obs", "http.response.status_code", "client.address"),
+    "lean": ("services.obs.fastapi", "http.response.status_code", "client.address"),
     "opentelemetry": ("opentelemetry.instrumentation.fastapi", "http.status_code", "net.peer.ip"),
 }
 
