@@ -60,3 +60,23 @@ def test_a_second_call_traces_once(tmp_path: Path, traced) -> None:
 ])
 def test_the_operation_is_the_first_word_past_leading_comments(statement: str, op: str) -> None:
     assert operation(statement) == op
+
+
+def test_an_async_engine_is_traced_under_the_callers_span(postgres_srv: PostgresServer, traced) -> None:
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    tracer, spans = traced
+    engine = trace_sql(create_async_engine(postgres_srv.url.replace("+psycopg", "+psycopg_async")), tracer)
+
+    async def run() -> None:
+        with tracer.start_as_current_span("handler"):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 42"))
+        await engine.dispose()
+
+    asyncio.run(run())
+    handler = next(s for s in spans.get_finished_spans() if s.name == "handler")
+    (query,) = [s for s in spans.get_finished_spans() if s.attributes.get("db.statement") == "SELECT 42"]
+    assert query.name == "SELECT postgres" and query.parent.span_id == handler.context.span_id
