@@ -110,7 +110,7 @@ class ObsMiddleware:
         request_id = _incoming_request_id(scope) or f"{random.getrandbits(128):032x}"
         req = context.RequestContext(request_id, scope)
         token = context.CURRENT.set(req)
-        span, span_token = None, None
+        span, span_token, upstream = None, None, None
         if self.tracer is not None and scope.get("path") not in self.untraced_paths:
             attributes = {"http.request.method": method, "url.scheme": scope.get("scheme", "http"),
                           "url.path": scope.get("path", ""), "http.request_id": request_id}
@@ -124,11 +124,17 @@ class ObsMiddleware:
             current = trace.get_current_span()  # the upstream instrumentation's span, if it runs
             if current.is_recording():
                 current.set_attribute("http.request_id", request_id)
+                upstream = current
         start = time.perf_counter()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 req.status = message["status"]
+                if upstream is not None and target is self.endpoints and req.route:
+                    # The upstream instrumentation looks the template up among the app's routes, where
+                    # the obs endpoints are not, and named the span after the method alone.
+                    upstream.update_name(f"{method} {req.route}")
+                    upstream.set_attribute("http.route", req.route)
                 headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 tp = traceparent(span)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.trace import SpanKind
 
 from tests.services.obs.capture import build_app
 
@@ -113,3 +114,12 @@ def test_the_obs_endpoints_are_served_ahead_of_the_apps_routes_without_joining_t
     outer.mount("/api", app)
     with TestClient(outer) as client:
         assert client.get("/api/health/live").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("mode", ["lean", "opentelemetry"])
+def test_an_obs_endpoint_span_is_named_after_its_route_in_either_mode(mode: str) -> None:
+    app, _, cap = build_app(OBS_INSTRUMENTATION=mode)
+    with TestClient(app) as client:
+        assert client.get("/health/ready").status_code == 200
+    (server,) = [s for s in cap.finished_spans() if s.kind is SpanKind.SERVER]
+    assert server.name == "GET /health/ready" and server.attributes["http.route"] == "/health/ready"
