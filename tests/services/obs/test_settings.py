@@ -72,3 +72,13 @@ def test_public_metrics_are_refused_in_prod() -> None:
 def test_admin_token_is_never_shown() -> None:
     s = ObsSettings(OBS_ADMIN_TOKEN="s3cret-admin-token-value")
     assert "s3cret" not in repr(s) and "s3cret" not in str(s.model_dump())
+
+
+def test_the_instrumentation_mode_is_lean_unless_told_and_a_typo_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OBS_INSTRUMENTATION", raising=False)
+    assert ObsSettings().OBS_INSTRUMENTATION == "lean"
+    monkeypatch.setenv("OBS_INSTRUMENTATION", "opentelemetry")
+    assert ObsSettings().OBS_INSTRUMENTATION == "opentelemetry"
+    monkeypatch.setenv("OBS_INSTRUMENTATION", "otel")
+    with pytest.raises(ValidationError, match="OBS_INSTRUMENTATION"):
+        ObsSettings()
