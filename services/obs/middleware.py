@@ -111,7 +111,8 @@ class ObsMiddleware:
         req = context.RequestContext(request_id, scope)
         token = context.CURRENT.set(req)
         span, span_token, upstream = None, None, None
-        if self.tracer is not None and scope.get("path") not in self.untraced_paths:
+        path = _route_path(scope)
+        if self.tracer is not None and path not in self.untraced_paths:
             attributes = {"http.request.method": method, "url.scheme": scope.get("scheme", "http"),
                           "url.path": scope.get("path", ""), "http.request_id": request_id}
             client = scope.get("client")
@@ -143,7 +144,7 @@ class ObsMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        target = self.endpoints if _route_path(scope) in self.endpoint_paths else self.app
+        target = self.endpoints if path in self.endpoint_paths else self.app
         try:
             await target(scope, receive, send_with_headers)
         except Exception as exc:
