@@ -30,8 +30,13 @@ _MAX_STATEMENT = 1000
 
 
 def connection_attributes(client: Any) -> dict[str, Any]:
-    """What the connection pool says about the server, as span attributes."""
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) or {}
+    """What the connection pool says about the server, as span attributes.
+
+    A client without one pool (a cluster client) talks to many servers: only ``db.system`` is known.
+    """
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
+    if kwargs is None:
+        return {"db.system": "redis"}
     attrs: dict[str, Any] = {"db.system": "redis", "db.redis.database_index": int(kwargs.get("db") or 0)}
     if "path" in kwargs:
         attrs["net.peer.name"] = str(kwargs["path"])

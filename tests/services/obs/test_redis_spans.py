@@ -9,7 +9,7 @@ import redis
 import redis.asyncio as aioredis
 from opentelemetry.trace import SpanKind, StatusCode
 
-from services.obs.redis_spans import statement, trace_redis
+from services.obs.redis_spans import connection_attributes, statement, trace_redis
 from tests.support.servers import RedisServer
 
 
@@ -84,3 +84,13 @@ def test_asyncio_clients_and_a_second_call_trace_once(redis_srv: RedisServer, tr
 def test_statements_are_bounded() -> None:
     assert statement(()) == ""
     assert statement(("MSET", *["k", "v"] * 600)).endswith("...") and len(statement(("MSET", *"kv" * 600))) == 1000
+
+
+def test_a_client_without_one_connection_pool_claims_no_server_address() -> None:
+    class ClusterLike:  # a cluster client routes each command to one of many servers
+        def execute_command(self, *args: object) -> None:
+            return None
+
+    assert connection_attributes(ClusterLike()) == {"db.system": "redis"}
+    assert connection_attributes(redis.Redis(host="cache.internal", port=6380, db=2)) == {
+        "db.system": "redis", "db.redis.database_index": 2, "net.peer.name": "cache.internal", "net.peer.port": 6380}
