@@ -131,18 +131,12 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
     """The ``ExportTraceServiceRequest`` of ``spans``: grouped by resource, then instrumentation scope."""
     # Keyed by identity: a provider's spans share one Resource object, and Resource.__hash__ serialises
     # its attributes to JSON on every call. Equal resources held in distinct objects just form two groups.
-    resources: dict[int, Any] = {}
-    grouped: dict[int, dict[Any, list[ReadableSpan]]] = {}
+    grouped: dict[int, tuple[Any, dict[Any, list[ReadableSpan]]]] = {}
     for span in spans:
-        resource = span.resource
-        key = id(resource)
-        if key not in resources:
-            resources[key] = resource
-            grouped[key] = {}
-        grouped[key].setdefault(span.instrumentation_scope or None, []).append(span)
+        _, scopes = grouped.setdefault(id(span.resource), (span.resource, {}))
+        scopes.setdefault(span.instrumentation_scope or None, []).append(span)
     request = ExportTraceServiceRequest()
-    for key, scopes in grouped.items():
-        resource = resources[key]
+    for resource, scopes in grouped.values():
         resource_spans = request.resource_spans.add()
         resource_spans.resource.CopyFrom(_encode_resource(resource))
         if resource.schema_url:
