@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
 from services.obs.pii import anonymise_ip
+
+if TYPE_CHECKING:
+    from services.obs.lean_spans import SpanHandover
 
 
 @dataclass
@@ -22,6 +25,8 @@ class RequestContext:
     scope: dict[str, Any] = field(repr=False)
     user_id: str | None = None
     status: int | None = None
+    # Child spans that reach the span processors after the response (lean mode, lean_spans.py).
+    spans: SpanHandover | None = field(default=None, repr=False)
 
     @property
     def ip(self) -> str | None:

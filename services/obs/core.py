@@ -232,7 +232,7 @@ def init(app: FastAPI, settings: ObsSettings | None = None, *, service_name: str
     add_ops_routes(endpoints.router, settings, obs.prometheus_registry, obs.tracer, obs.rollover_hooks,
                    obs._run_hook)
     app.add_middleware(ObsMiddleware, metrics=obs.request_metrics, logger=obs.logger,
-                       tracer=obs.tracer_provider.get_tracer(instrument.LEAN_SCOPES["fastapi"]) if settings.enabled and lean else None,
+                       tracer=instrument.lean_tracer(obs.tracer_provider, "fastapi") if settings.enabled and lean else None,
                        untraced_paths=frozenset(untraced), log_sampler=obs._log_handler.sampler,
                        endpoints=endpoints)
     obs.endpoints = endpoints

@@ -27,12 +27,21 @@ from opentelemetry.semconv._incubating.metrics.db_metrics import (
 )
 from opentelemetry.trace import TracerProvider
 
+from services.obs.lean_spans import LeanTracer
 from services.obs.redis_spans import trace_redis
 from services.obs.sql_spans import trace_sql
 
 Mode = Literal["lean", "opentelemetry"]
 # The instrumentation scopes of the spans the lean mode makes, one per library, as upstream has them.
 LEAN_SCOPES = {"fastapi": "services.obs.fastapi", "redis": "services.obs.redis", "sqlalchemy": "services.obs.sqlalchemy"}
+
+
+
+def lean_tracer(tracer_provider: TracerProvider, library: str) -> LeanTracer:
+    """The tracer of one lean-mode scope (``lean_spans``), over ``tracer_provider``'s sampler and processors."""
+    scope = LEAN_SCOPES[library]
+    return LeanTracer(tracer_provider.get_tracer(scope), scope)
+
 
 # Probes and scrapes are not traced: they would drown the traces people look for.
 UNTRACED_PATHS = ("/health/live", "/health/startup")
@@ -54,7 +63,7 @@ def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_p
 
 def instrument_redis(client: Any, tracer_provider: TracerProvider, mode: Mode = "lean") -> Any:
     if mode == "lean":
-        return trace_redis(client, tracer_provider.get_tracer(LEAN_SCOPES["redis"]))
+        return trace_redis(client, lean_tracer(tracer_provider, "redis"))
     RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
     return client
 
@@ -93,7 +102,7 @@ def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, mode:
     listeners that feed it, unless ``pool_metrics`` is given.
     """
     if mode == "lean" and pool_metrics is None:
-        return trace_sql(engine, tracer_provider.get_tracer(LEAN_SCOPES["sqlalchemy"]))
+        return trace_sql(engine, lean_tracer(tracer_provider, "sqlalchemy"))
     sync_engine = getattr(engine, "sync_engine", engine)
     if getattr(sync_engine, "_obs_instrumented", False):
         return engine

@@ -19,6 +19,7 @@ caller's latency (the benchmark sees no p50 change without them).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -32,6 +33,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.obs import context
+from services.obs.lean_spans import SpanHandover
 from services.obs.logging import InfoSampler
 from services.obs.metrics import RequestMetrics
 
@@ -71,9 +73,27 @@ class _AsgiHeaders(Getter[list]):
 _ASGI_HEADERS = _AsgiHeaders()
 
 
+_NO_PARENT = otel_context.Context()
+
+
 def _parent_context(scope: Scope) -> otel_context.Context:
-    """The caller's context from the request headers, through the configured propagators."""
-    return propagate.extract(scope.get("headers") or [], getter=_ASGI_HEADERS)
+    """The caller's context from the request headers, through the configured propagators.
+
+    Most requests carry none of the headers the propagators read (``traceparent``, ``baggage``...):
+    those get an empty context without the propagators' walk through the headers.
+    """
+    headers = scope.get("headers") or []
+    fields = _propagation_fields(propagate.get_global_textmap())
+    for name, _ in headers:
+        if name in fields:
+            return propagate.extract(headers, getter=_ASGI_HEADERS)
+    return _NO_PARENT
+
+
+@functools.lru_cache(maxsize=8)
+def _propagation_fields(propagator: Any) -> frozenset[bytes]:
+    # Per propagator object: set_global_textmap after start-up is still honoured.
+    return frozenset(f.lower().encode("latin-1") for f in propagator.fields)
 
 
 def _route_path(scope: Scope) -> str:
@@ -113,6 +133,7 @@ class ObsMiddleware:
         span, span_token, upstream = None, None, None
         path = _route_path(scope)
         if self.tracer is not None and path not in self.untraced_paths:
+            req.spans = SpanHandover()
             attributes = {"http.request.method": method, "url.scheme": scope.get("scheme", "http"),
                           "url.path": scope.get("path", ""), "http.request_id": request_id}
             client = scope.get("client")
@@ -161,6 +182,8 @@ class ObsMiddleware:
             if span is not None:
                 self._end_span(span, route, method, status)
                 otel_context.detach(span_token)
+            if req.spans is not None:
+                req.spans.hand_over()
             context.CURRENT.reset(token)
 
     @staticmethod
