@@ -12,10 +12,11 @@ What stays the SDK's: the sampler (asked once per span, with the SDK's
 arguments), the id generator, the resource, the span processors and
 exporters, and the span limits (``SpanLimits()`` from the ``OTEL_*_LIMIT``
 variables, applied through the SDK's ``BoundedAttributes`` and
-``BoundedList`` when the span ends). What differs: attributes are checked
-once at the end rather than on every set, and processors' ``on_start`` gets
-the ``LeanSpan``. A span with links, or from a tracer that is not an SDK
-tracer, is left to the SDK.
+``BoundedList``). What differs: span attributes are checked once, when the
+span ends, rather than on every set; processors' ``on_start`` gets the
+``LeanSpan``; and a child made inside a request reaches the processors after
+the response (``SpanHandover``). A tracer that is not an SDK tracer (no-op,
+proxy) makes its own spans.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class LeanTracer(trace.Tracer):
                    kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping[str, Any] | None = None,
                    links: Sequence[Link] | None = (), start_time: int | None = None,
                    record_exception: bool = True, set_status_on_exception: bool = True) -> trace.Span:
-        if links or not self.lean:
+        if not self.lean:
             return self.tracer.start_span(name, context, kind, attributes, links, start_time,
                                           record_exception, set_status_on_exception)
         if context is None:
@@ -75,24 +76,25 @@ class LeanTracer(trace.Tracer):
                 if parent.is_valid and not parent.is_remote:
                     # A child inside a request: sampled, given its id and handed to the processors once
                     # the response has gone (SpanHandover), unless something asks for its id first.
-                    return LeanSpan(self, name, None, parent, kind, attributes, start_time or time_ns(),
-                                    current, handover)
+                    return LeanSpan(self, name, None, parent, kind, attributes, links, start_time or time_ns(),
+                                    record_exception, set_status_on_exception, current, handover)
         # The SDK's steps (opentelemetry.sdk.trace.Tracer.start_span), without building its Span.
         parent = trace.get_current_span(context).get_span_context()
-        span_context, sampled = self._sample(context, parent, name, kind, attributes)
+        span_context, sampled = self.new_context(context, parent, name, kind, attributes, links)
         if not sampled.decision.is_recording():
             return trace.NonRecordingSpan(span_context)
         span = LeanSpan(self, name, span_context, parent if parent.is_valid else None, kind, sampled.attributes,
-                        start_time or time_ns())
+                        links, start_time or time_ns(), record_exception, set_status_on_exception)
         self.processor.on_start(span, parent_context=context)
         return span
 
-    def _sample(self, context: context_api.Context | None, parent: SpanContext, name: str, kind: SpanKind,
-                attributes: Mapping[str, Any] | None) -> tuple[SpanContext, SamplingResult]:
+    def new_context(self, context: context_api.Context | None, parent: SpanContext, name: str, kind: SpanKind,
+                    attributes: Mapping[str, Any] | None,
+                    links: Sequence[Link] | None) -> tuple[SpanContext, SamplingResult]:
         """A new span's context: the sampler's decision, the trace's id or a new one, a new span id."""
         root = not parent.is_valid
         trace_id = self.ids.generate_trace_id() if root else parent.trace_id
-        sampled = self.sampler.should_sample(context, trace_id, name, kind, attributes, ())
+        sampled = self.sampler.should_sample(context, trace_id, name, kind, attributes, links or ())
         flags = TraceFlags.SAMPLED if sampled.decision.is_sampled() else TraceFlags.DEFAULT
         if self.ids.is_trace_id_random() if root else parent.trace_flags & TraceFlags.RANDOM_TRACE_ID:
             flags |= TraceFlags.RANDOM_TRACE_ID
@@ -154,12 +156,15 @@ class LeanSpan(trace.Span):
     """
 
     def __init__(self, tracer: LeanTracer, name: str, span_context: SpanContext | None, parent: SpanContext | None,
-                 kind: SpanKind, attributes: Mapping[str, Any] | None, start_time: int,
+                 kind: SpanKind, attributes: Mapping[str, Any] | None, links: Sequence[Link] | None,
+                 start_time: int, record_exception: bool = True, set_status_on_exception: bool = True,
                  parent_context: context_api.Context | None = None, handover: SpanHandover | None = None) -> None:
         self._tracer = tracer
         self._name, self._context, self._parent, self._kind = name, span_context, parent, kind
         self._parent_context, self._handover = parent_context, handover
+        self._record_exception, self._set_status_on_exception = record_exception, set_status_on_exception
         self._recording = True
+        self._links: BoundedList | None = None
         self._attributes: dict[str, Any] = dict(attributes) if attributes else {}
         # False once set_attribute was given something the SDK's check could change; the attributes the
         # span started with are looked at when it ends (after the response, for a request's spans).
@@ -167,12 +172,14 @@ class LeanSpan(trace.Span):
         self._events: list[Event] | None = None
         self._status = _UNSET
         self._start, self._end = start_time, 0
+        for link in links or ():
+            self.add_link(link.context, link.attributes)
 
     def _begin(self) -> None:
         """A deferred child's start: the sampler's decision, its ids, the processors' ``on_start``."""
         assert self._parent is not None
-        self._context, sampled = self._tracer._sample(self._parent_context, self._parent, self._name, self._kind,
-                                                      self._attributes)
+        self._context, sampled = self._tracer.new_context(self._parent_context, self._parent, self._name,
+                                                          self._kind, self._attributes, self._links)
         self._recording = sampled.decision.is_recording()
         if self._recording:
             self._tracer.processor.on_start(self, parent_context=self._parent_context)
@@ -227,8 +234,14 @@ class LeanSpan(trace.Span):
                                   timestamp or time_ns()))
 
     def add_link(self, context: SpanContext, attributes: Mapping[str, Any] | None = None) -> None:
-        # Links are left to SDK spans (LeanTracer.start_span); one added later is not kept.
-        return
+        # As the SDK: a link needs a valid context or attributes, and both are bounded.
+        if self._end or not (context.is_valid or attributes):
+            return
+        limits = self._tracer.limits
+        if self._links is None:
+            self._links = BoundedList(limits.max_links)
+        self._links.append(Link(context, BoundedAttributes(limits.max_link_attributes, attributes, immutable=True,
+                                                           max_value_len=limits.max_attribute_length)))
 
     def record_exception(self, exception: BaseException, attributes: Mapping[str, Any] | None = None,
                          timestamp: int | None = None, escaped: bool = False) -> None:
@@ -269,9 +282,19 @@ class LeanSpan(trace.Span):
         tracer.processor.on_end(ReadableSpan(
             name=self._name, context=self._context, parent=self._parent, resource=tracer.resource,
             attributes=attributes,
-            events=self._events if self._events is not None else (), kind=self._kind, status=self._status,
+            events=self._events if self._events is not None else (),
+            links=self._links if self._links is not None else (), kind=self._kind, status=self._status,
             start_time=self._start, end_time=self._end, instrumentation_scope=tracer.scope,
         ))
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        """``with span:`` as with the SDK's span: an escaping exception is recorded and sets ERROR."""
+        if exc is not None and self.is_recording():
+            if self._record_exception:
+                self.record_exception(exc, escaped=True)
+            if self._set_status_on_exception:
+                self.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        super().__exit__(kind, exc, tb)
 
     def __repr__(self) -> str:
         return f"LeanSpan({self._name!r})"

@@ -129,15 +129,29 @@ def test_span_limits_and_attribute_checks_give_what_the_sdks_own_span_gives(sink
     assert lean.attributes["list"] == ("a",)
 
 
-def test_a_span_with_links_is_left_to_the_sdk(sink):
+def test_links_given_at_start_or_added_later_are_kept(sink):
     tracer = _tracer(sink)
-    other = tracer.start_span("other")
-    span = tracer.start_span("linked", links=[Link(other.get_span_context())])
-    assert not isinstance(span, LeanSpan)
+    first, second = tracer.start_span("first"), tracer.start_span("second")
+    span = tracer.start_span("linked", links=[Link(first.get_span_context(), {"why": "batch"})])
+    span.add_link(second.get_span_context())
+    span.add_link(trace.INVALID_SPAN_CONTEXT)  # neither a valid context nor attributes: not a link
     span.end()
-    other.end()
     linked = {s.name: s for s in sink.get_finished_spans()}["linked"]
-    assert linked.links[0].context == other.get_span_context()
+    assert [link.context for link in linked.links] == [first.get_span_context(), second.get_span_context()]
+    assert linked.links[0].attributes["why"] == "batch"
+
+
+def test_an_exception_escaping_a_with_block_is_recorded_as_the_sdk_does(sink):
+    tracer = _tracer(sink)
+    with pytest.raises(KeyError), tracer.start_span("lean"):
+        raise KeyError("k")
+    with pytest.raises(KeyError), tracer.tracer.start_span("sdk"):
+        raise KeyError("k")
+    lean, sdk = sink.get_finished_spans()
+    assert lean.status.status_code is sdk.status.status_code is StatusCode.ERROR
+    assert lean.status.description == sdk.status.description
+    assert [e.name for e in lean.events] == [e.name for e in sdk.events] == ["exception"]
+    assert lean.events[0].attributes["exception.escaped"] == sdk.events[0].attributes["exception.escaped"] == "True"
 
 
 def test_a_tracer_that_is_not_the_sdks_makes_its_own_spans():
