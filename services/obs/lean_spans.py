@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from time import time_ns
-from types import MappingProxyType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 from opentelemetry import context as context_api
@@ -35,7 +35,14 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
 from opentelemetry.sdk.trace.sampling import SamplingResult
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    Link,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from services.obs import context as request_context
 
@@ -287,7 +294,7 @@ class LeanSpan(trace.Span):
             start_time=self._start, end_time=self._end, instrumentation_scope=tracer.scope,
         ))
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         """``with span:`` as with the SDK's span: an escaping exception is recorded and sets ERROR."""
         if exc is not None and self.is_recording():
             if self._record_exception:
