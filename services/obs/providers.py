@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from prometheus_client import CollectorRegistry
 
+from services.obs.exemplars import exemplar_filter
 from services.obs.export import SanitizingLogProcessor, SanitizingSpanExporter
 from services.obs.metric_view import (
     PrometheusView,
@@ -107,7 +108,8 @@ def build_providers(settings: ObsSettings, service_name: str, *,
     readers.extend(extra_metric_readers)
     registry = CollectorRegistry()
     view = PrometheusView(view_source, registry)
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers,
+                                   exemplar_filter=exemplar_filter(settings.OBS_EXEMPLAR_INTERVAL_MS))
 
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(SanitizingLogProcessor())

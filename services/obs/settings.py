@@ -51,6 +51,10 @@ class ObsSettings(BaseSettings):
                     "opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}",
     )
     OBS_LOG_JSON_STDOUT: bool = Field(True, description="write JSON log lines to stderr besides the OTel bridge")
+    OBS_EXEMPLAR_INTERVAL_MS: int = Field(
+        100, ge=0, description="at most one exemplar offer per metric series per this many ms; 0: every sampled "
+                               "measurement, as the SDK does (services/obs/exemplars.py)",
+    )
 
     # --- standard OTel knobs the SDK wiring uses explicitly --------------------
     OTEL_SDK_DISABLED: bool = Field(False, description="the OTel spec's off switch; same effect as OBS_ENABLED=false")
