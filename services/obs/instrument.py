@@ -6,7 +6,8 @@ process do not share exporters.
 
 ``OBS_INSTRUMENTATION=lean`` (the default) makes server, Redis and SQL spans in
 the obs SDK itself (``middleware``, ``redis_spans``, ``sql_spans``), with the
-names and attributes the upstream instrumentations give by default;
+names and attributes the upstream instrumentations give by default, as lean
+spans (``lean_spans``) handed to the SDK's span processors;
 ``opentelemetry`` uses opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}.
 HTTPX always uses the upstream instrumentation.
 """
@@ -34,7 +35,6 @@ from services.obs.sql_spans import trace_sql
 Mode = Literal["lean", "opentelemetry"]
 # The instrumentation scopes of the spans the lean mode makes, one per library, as upstream has them.
 LEAN_SCOPES = {"fastapi": "services.obs.fastapi", "redis": "services.obs.redis", "sqlalchemy": "services.obs.sqlalchemy"}
-
 
 
 def lean_tracer(tracer_provider: TracerProvider, library: str) -> LeanTracer:
