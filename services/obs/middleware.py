@@ -140,9 +140,10 @@ class ObsMiddleware:
             client = scope.get("client")
             if client:
                 attributes["client.address"] = client[0]  # the exporter keeps only its network (export.py)
-            span = self.tracer.start_span(method, context=_parent_context(scope), kind=SpanKind.SERVER,
-                                          attributes=attributes)
-            span_token = otel_context.attach(trace.set_span_in_context(span))
+            parent = _parent_context(scope)
+            span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+            # On the caller's context, so that what else it propagated (baggage) reaches the handler too.
+            span_token = otel_context.attach(trace.set_span_in_context(span, parent))
         else:
             current = trace.get_current_span()  # the upstream instrumentation's span, if it runs
             if current.is_recording():

@@ -6,8 +6,22 @@ import re
 
 import pytest
 from fastapi import HTTPException
-from opentelemetry.trace import SpanKind, StatusCode
 from fastapi.testclient import TestClient
+from opentelemetry import baggage, propagate
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import (
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TraceFlags,
+    set_span_in_context,
+)
 
 from tests.services.obs.capture import build_app
 
@@ -108,6 +122,44 @@ def test_incoming_traceparent_continues_the_callers_trace(mode: str) -> None:
     assert server.context.trace_state.get("vendor") == "v1"
     # Without one, a new trace starts.
     assert not fresh.headers["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+
+
+class _UpstreamHeader(TextMapPropagator):
+    """A propagator with a header of its own (``x-upstream-trace: <trace id>-<span id>``)."""
+
+    fields = frozenset({"x-upstream-trace"})
+
+    def extract(self, carrier, context=None, getter=default_getter):
+        values = getter.get(carrier, "x-upstream-trace")
+        if not values:
+            return context or Context()
+        trace_id, span_id = (int(part, 16) for part in values[0].split("-"))
+        parent = SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        return set_span_in_context(NonRecordingSpan(parent), context)
+
+    def inject(self, carrier, context=None, setter=default_setter):
+        return None
+
+
+def test_the_configured_propagators_read_the_headers_they_name() -> None:
+    app, _, _ = _app()
+    seen: list[str | None] = []
+
+    @app.get("/bag")
+    def bag() -> dict[str, bool]:
+        seen.append(baggage.get_baggage("tenant"))
+        return {"ok": True}
+
+    before = propagate.get_global_textmap()
+    with TestClient(app) as client:
+        client.get("/bag", headers={"baggage": "tenant=t-42"})  # baggage alone, no traceparent
+        propagate.set_global_textmap(_UpstreamHeader())
+        try:
+            own = client.get("/items/3", headers={"x-upstream-trace": "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"})
+        finally:
+            propagate.set_global_textmap(before)
+    assert seen == ["t-42"]
+    assert own.headers["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
 
 
 def test_request_metrics_use_the_route_template_method_and_status() -> None:
