@@ -172,10 +172,8 @@ class LeanSpan(trace.Span):
         self._record_exception, self._set_status_on_exception = record_exception, set_status_on_exception
         self._recording = True
         self._links: BoundedList | None = None
+        # Checked once, when the span ends (after the response, for a request's spans).
         self._attributes: dict[str, Any] = dict(attributes) if attributes else {}
-        # False once set_attribute was given something the SDK's check could change; the attributes the
-        # span started with are looked at when it ends (after the response, for a request's spans).
-        self._plain = True
         self._events: list[Event] | None = None
         self._status = _UNSET
         self._start, self._end = start_time, 0
@@ -206,11 +204,8 @@ class LeanSpan(trace.Span):
 
     def set_attribute(self, key: str, value: Any) -> None:
         if not self._end:
-            if value.__class__ not in _PLAIN or key.__class__ is not str:
-                self._plain = False
-                # A list the caller changes later must not change the span (the SDK copies it too).
-                value = tuple(value) if isinstance(value, list) else value
-            self._attributes[key] = value
+            # A list the caller changes later must not change the span (the SDK copies it too).
+            self._attributes[key] = tuple(value) if isinstance(value, list) else value
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         for key, value in attributes.items():
@@ -279,7 +274,7 @@ class LeanSpan(trace.Span):
         tracer = self._tracer
         limits = tracer.limits
         attributes: Mapping[str, Any]
-        if (self._plain and len(self._attributes) <= limits.max_span_attributes
+        if (len(self._attributes) <= limits.max_span_attributes
                 and limits.max_span_attribute_length is None
                 and all(v.__class__ in _PLAIN and k.__class__ is str for k, v in self._attributes.items())):
             attributes = MappingProxyType(self._attributes)  # nothing the SDK's check would change
