@@ -223,11 +223,13 @@ def init(app: FastAPI, settings: ObsSettings | None = None, *, service_name: str
     obs = Obs(settings, service_name, prefix, providers)
     untraced = (*instrument.UNTRACED_PATHS, settings.OBS_METRICS_PATH)
     lean = settings.OBS_INSTRUMENTATION == "lean"
+    instrument.turn_off_native_telemetry(app)
     if settings.enabled and not lean:
         instrument.instrument_fastapi(app, obs.tracer_provider, untraced)
     # The health and admin endpoints live in an app of their own, which the middleware calls on an
     # exact path match: on the app's router they would be routes every other request is matched against.
     endpoints = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    instrument.turn_off_native_telemetry(endpoints)
     add_health_routes(endpoints.router, obs.readiness, obs.startup)
     add_ops_routes(endpoints.router, settings, obs.prometheus_registry, obs.tracer, obs.rollover_hooks,
                    obs._run_hook)

@@ -43,6 +43,26 @@ def lean_tracer(tracer_provider: TracerProvider, library: str) -> LeanTracer:
     return LeanTracer(tracer_provider.get_tracer(scope), scope)
 
 
+# FastAPI's own OpenTelemetry support (``FastAPI(telemetry=...)``), every signal of it.
+NATIVE_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
+def turn_off_native_telemetry(app: FastAPI) -> None:
+    """Stop FastAPI's native telemetry on ``app``: obs instruments its requests.
+
+    FastAPI instruments each request itself through the global providers once
+    any are set (``opentelemetry-instrument``, another library): a second server
+    span, its own request metrics, and exception log records with messages and
+    stack traces, none of which pass obs's PII policy. FastAPI reads the
+    settings given to ``FastAPI(telemetry=...)`` on every request and has no
+    switch after construction, so they are changed in place; a FastAPI without
+    native telemetry has no such settings and is left as it is.
+    """
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict):
+        config.update(NATIVE_TELEMETRY_OFF)
+
+
 # Probes and scrapes are not traced: they would drown the traces people look for.
 UNTRACED_PATHS = ("/health/live", "/health/startup")
 

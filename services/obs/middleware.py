@@ -205,4 +205,9 @@ class ObsMiddleware:
             return
         extra: dict[str, Any] = {"route": route, "method": method, "status": status,
                                  "latency_ms": round(elapsed * 1000, 3)}
-        self.logger.log(level, "%s %s %d", method, route, status, extra=extra)
+        # The record is made here rather than by logger.log, which walks the stack to find its caller
+        # on every line: the caller is known, this method.
+        code = ObsMiddleware._access_log.__code__
+        record = self.logger.makeRecord(self.logger.name, level, code.co_filename, code.co_firstlineno,
+                                        "%s %s %d", (method, route, status), None, code.co_name, extra)
+        self.logger.handle(record)

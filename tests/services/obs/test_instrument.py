@@ -6,10 +6,17 @@ import httpx
 import pytest
 import redis
 from opentelemetry.trace import SpanKind
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import create_engine, text
 
-from tests.services.obs.capture import build_app
+from services import obs
+from tests.services.obs.capture import Captured, build_app
 from tests.support.servers import PostgresServer, RedisServer
 
 
@@ -104,6 +111,48 @@ def test_the_instrumentation_mode_decides_who_makes_the_server_span(mode: str, s
     assert len(server) == 1
     assert server[0].instrumentation_scope.name == scope
     assert server[0].attributes["http.route"] == "/rooms/{room_id}"
+
+
+def _native_telemetry_app() -> tuple[FastAPI, InMemorySpanExporter, InMemoryMetricReader]:
+    """An app whose FastAPI-native telemetry has providers of its own, as global providers would give it."""
+    spans, metrics = InMemorySpanExporter(), InMemoryMetricReader()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    app = FastAPI(telemetry={"tracer_provider": tracer_provider,
+                             "meter_provider": MeterProvider(metric_readers=[metrics])})
+
+    @app.get("/users/{user_id}")
+    def user(user_id: int) -> dict[str, int]:
+        return {"id": user_id}
+
+    return app, spans, metrics
+
+
+@pytest.mark.skipif(not hasattr(FastAPI(), "_telemetry"), reason="this FastAPI has no native telemetry")
+@pytest.mark.parametrize("mode", ["lean", "opentelemetry"])
+def test_fastapi_native_telemetry_is_turned_off_so_each_request_is_recorded_once(mode: str) -> None:
+    bare, bare_spans, bare_metrics = _native_telemetry_app()
+    with TestClient(bare) as client:
+        client.get("/users/3?email=ada@example.com")
+    # Without obs, FastAPI records the request itself, outside obs's PII policy.
+    native = bare_spans.get_finished_spans()
+    assert "GET /users/{user_id}" in [s.name for s in native]
+    assert any("ada%40example.com" in str(dict(s.attributes)) for s in native)  # url.query, as sent
+    assert bare_metrics.get_metrics_data() is not None
+
+    app, spans, metrics = _native_telemetry_app()
+    cap = Captured()
+    o = obs.init(app, obs.ObsSettings(OBS_INSTRUMENTATION=mode, OBS_ADMIN_TOKEN="a" * 24,
+                                      HEALTH_PROBE_INTERVAL_SECONDS=0),
+                 service_name="demo-api", extra_metric_readers=[cap.metrics])
+    cap.attach(o)
+    with TestClient(app) as client:
+        resp = client.get("/users/3?email=ada@example.com")
+        assert client.get("/health/ready").status_code == 200
+    assert resp.status_code == 200
+    assert spans.get_finished_spans() == ()
+    assert metrics.get_metrics_data() is None
+    assert [s.name for s in cap.finished_spans()] == ["GET /users/{user_id}", "GET /health/ready"]
 
 
 def test_sql_pool_listeners_only_run_with_the_pool_metric(tmp_path) -> None:

@@ -124,3 +124,17 @@ def test_log_level_flag_filters_below_it() -> None:
     o.logger.info("quiet")
     o.logger.warning("loud")
     assert [r.body for r in cap.log_records()] == ["loud"]
+
+
+def test_the_access_log_record_names_the_middleware_as_its_source() -> None:
+    app, o, _ = _app()
+    seen: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = seen.append  # type: ignore[method-assign]
+    o.logger.addHandler(collector)
+    with TestClient(app) as client:
+        client.get("/hello/ada")
+    access = [r for r in seen if r.getMessage() == "GET /hello/{name} 200"]
+    assert len(access) == 1
+    assert access[0].funcName == "_access_log" and access[0].pathname.endswith("services/obs/middleware.py")
+    assert access[0].lineno > 0 and access[0].levelno == logging.INFO and access[0].name == o.logger.name
