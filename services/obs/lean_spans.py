@@ -9,7 +9,8 @@ the form every span processor and exporter receives, and passes it to the
 tracer's span processors, as the SDK's ``Span.end`` does.
 
 What stays the SDK's: the sampler (asked once per span, with the SDK's
-arguments), the id generator, the resource, the span processors and
+arguments; the default ``ParentBased(ALWAYS_ON)`` is not asked, as its answer
+follows from the parent alone), the id generator, the resource, the span processors and
 exporters, and the span limits (``SpanLimits()`` from the ``OTEL_*_LIMIT``
 variables, applied through the SDK's ``BoundedAttributes`` and
 ``BoundedList``). What differs: span attributes are checked once, when the
@@ -25,14 +26,14 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from time import time_ns
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
-from opentelemetry.sdk.trace.sampling import SamplingResult
+from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
@@ -66,6 +67,9 @@ class LeanTracer(trace.Tracer):
         self.resource = getattr(tracer, "resource", None)
         self.limits = SpanLimits()
         self.lean = None not in (self.sampler, self.ids, self.processor, self.resource)
+        # The SDK's default sampler, whose answer follows from the parent alone (new_context): asking
+        # it builds a SamplingResult and looks the parent up in the context twice more, per span.
+        self.default_sampler = self.sampler is sampling.DEFAULT_ON
 
     def start_span(self, name: str, context: context_api.Context | None = None,
                    kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping[str, Any] | None = None,
@@ -87,27 +91,37 @@ class LeanTracer(trace.Tracer):
                                     record_exception, set_status_on_exception, current, handover)
         # The SDK's steps (opentelemetry.sdk.trace.Tracer.start_span), without building its Span.
         parent = trace.get_current_span(context).get_span_context()
-        span_context, sampled = self.new_context(context, parent, name, kind, attributes, links)
-        if not sampled.decision.is_recording():
+        span_context, recording, attributes = self.new_context(context, parent, name, kind, attributes, links)
+        if not recording:
             return trace.NonRecordingSpan(span_context)
-        span = LeanSpan(self, name, span_context, parent if parent.is_valid else None, kind, sampled.attributes,
+        span = LeanSpan(self, name, span_context, parent if parent.is_valid else None, kind, attributes,
                         links, start_time or time_ns(), record_exception, set_status_on_exception)
         self.processor.on_start(span, parent_context=context)
         return span
 
     def new_context(self, context: context_api.Context | None, parent: SpanContext, name: str, kind: SpanKind,
                     attributes: Mapping[str, Any] | None,
-                    links: Sequence[Link] | None) -> tuple[SpanContext, SamplingResult]:
-        """A new span's context: the sampler's decision, the trace's id or a new one, a new span id."""
+                    links: Sequence[Link] | None) -> tuple[SpanContext, bool, Mapping[str, Any] | None]:
+        """A new span's context, whether it records, and its attributes as the sampler leaves them.
+
+        The sampler decides, and the trace's id or a new one and a new span id make the context.
+        """
         root = not parent.is_valid
         trace_id = self.ids.generate_trace_id() if root else parent.trace_id
-        sampled = self.sampler.should_sample(context, trace_id, name, kind, attributes, links or ())
-        flags = TraceFlags.SAMPLED if sampled.decision.is_sampled() else TraceFlags.DEFAULT
+        if self.default_sampler:
+            # ParentBased(ALWAYS_ON): sampled unless the parent is not, with the parent's trace state.
+            recording = sampled = root or parent.trace_flags.sampled
+            trace_state = None if root else parent.trace_state
+        else:
+            result = self.sampler.should_sample(context, trace_id, name, kind, attributes, links or ())
+            recording, sampled = result.decision.is_recording(), result.decision.is_sampled()
+            attributes, trace_state = result.attributes, result.trace_state
+        flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
         if self.ids.is_trace_id_random() if root else parent.trace_flags & TraceFlags.RANDOM_TRACE_ID:
             flags |= TraceFlags.RANDOM_TRACE_ID
         span_context = SpanContext(trace_id, self.ids.generate_span_id(), is_remote=False,
-                                   trace_flags=_FLAGS[flags], trace_state=sampled.trace_state)
-        return span_context, sampled
+                                   trace_flags=_FLAGS[flags], trace_state=trace_state)
+        return span_context, recording, attributes
 
     @contextmanager  # type: ignore[override]
     def start_as_current_span(self, name: str, context: context_api.Context | None = None,
@@ -183,9 +197,10 @@ class LeanSpan(trace.Span):
     def _begin(self) -> None:
         """A deferred child's start: the sampler's decision, its ids, the processors' ``on_start``."""
         assert self._parent is not None
-        self._context, sampled = self._tracer.new_context(self._parent_context, self._parent, self._name,
-                                                          self._kind, self._attributes, self._links)
-        self._recording = sampled.decision.is_recording()
+        self._context, self._recording, attributes = self._tracer.new_context(
+            self._parent_context, self._parent, self._name, self._kind, self._attributes, self._links)
+        if attributes is not self._attributes:
+            self._attributes = dict(attributes or {})  # what the sampler made of them, as the SDK keeps
         if self._recording:
             self._tracer.processor.on_start(self, parent_context=self._parent_context)
 
@@ -277,7 +292,10 @@ class LeanSpan(trace.Span):
         if (len(self._attributes) <= limits.max_span_attributes
                 and limits.max_span_attribute_length is None
                 and all(v.__class__ in _PLAIN and k.__class__ is str for k, v in self._attributes.items())):
-            attributes = MappingProxyType(self._attributes)  # nothing the SDK's check would change
+            # Nothing the SDK's check would change. The dict itself: ReadableSpan.attributes hands out a
+            # read-only view of it, and a dict of plain values is not tracked by the garbage collector
+            # while the span waits in the export queue (a view would be).
+            attributes = self._attributes
         else:
             attributes = BoundedAttributes(limits.max_span_attributes, self._attributes, immutable=True,
                                            max_value_len=limits.max_span_attribute_length)

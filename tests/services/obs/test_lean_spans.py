@@ -12,8 +12,17 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, Sampler, SamplingResult
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 
 from services.obs import context as request_context
 from services.obs.lean_spans import LeanSpan, LeanTracer, SpanHandover
@@ -79,6 +88,57 @@ def test_the_sdks_sampler_decides_and_a_dropped_span_is_not_recording(sink):
     assert span.get_span_context().is_valid and not span.get_span_context().trace_flags.sampled
     span.end()
     assert sink.get_finished_spans() == ()
+
+
+_PARENTS = {
+    "none": None,
+    "local sampled": SpanContext(0xA1, 0xB1, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED),
+                                 trace_state=TraceState([("k", "v")])),
+    "local not sampled": SpanContext(0xA2, 0xB2, is_remote=False, trace_flags=TraceFlags(0)),
+    "remote sampled": SpanContext(0xA3, 0xB3, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED | 2),
+                                  trace_state=TraceState([("vendor", "x")])),
+    "remote not sampled": SpanContext(0xA4, 0xB4, is_remote=True, trace_flags=TraceFlags(0)),
+}
+
+
+@pytest.mark.parametrize("parent_kind", list(_PARENTS))
+def test_the_default_samplers_answer_is_the_one_it_would_give_if_asked(parent_kind):
+    """ParentBased(ALWAYS_ON) is not asked per span: what it would answer follows from the parent."""
+    parent = _PARENTS[parent_kind]
+    context = trace.set_span_in_context(NonRecordingSpan(parent)) if parent else context_api.Context()
+    answers = []
+    for shortcut in (True, False):
+        tracer = _tracer(InMemorySpanExporter())
+        assert tracer.default_sampler
+        tracer.default_sampler = shortcut  # False: ask the sampler, as for any other one
+        span = tracer.start_span("s", context=context, attributes={"a": 1})
+        ctx = span.get_span_context()
+        answers.append((span.is_recording(), ctx.trace_flags, ctx.trace_state, ctx.trace_id == (parent or ctx).trace_id,
+                        dict(span._attributes) if isinstance(span, LeanSpan) else None))
+    assert answers[0] == answers[1]
+    assert answers[0][0] is (parent is None or parent.trace_flags.sampled)
+
+
+def test_a_sampler_that_changes_attributes_changes_a_deferred_childs_too(sink, request_scope):
+    class Tagging(Sampler):
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
+                          trace_state=None):
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, {**(attributes or {}), "sampled.by": "tagging"})
+
+        def get_description(self) -> str:
+            return "Tagging"
+
+    tracer = _tracer(sink, sampler=Tagging())
+    assert not tracer.default_sampler
+    parent = tracer.start_span("parent")
+    with trace.use_span(parent):
+        child = tracer.start_span("child", attributes={"db.system": "redis"})
+    child.end()
+    request_scope.spans.hand_over()
+    parent.end()
+    by_name = {s.name: s for s in sink.get_finished_spans()}
+    assert dict(by_name["child"].attributes) == {"db.system": "redis", "sampled.by": "tagging"}
+    assert by_name["parent"].attributes["sampled.by"] == "tagging"
 
 
 def test_status_follows_the_sdks_rules(sink):
