@@ -9,15 +9,20 @@ Two configurations are measured against one baseline:
   opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}
   (``OBS_INSTRUMENTATION=opentelemetry``).
 
-Each app is served by uvicorn on loopback in a process of its own; this
-process is the HTTP client (keep-alive), and an OTLP sink that acknowledges
-without parsing runs in another process, as a Collector would. Short rounds
-alternate (baseline, default, upstream, baseline, ...) so that drift on a
-shared machine hits all alike, and each configuration's p50 is read on all its
-rounds' requests pooled; the spread of the per-round ratios is printed beside
-it (run to run, the pooled ratio moves by about ±0.02). The obs apps run as in
-production: traces, metrics and logs exported over OTLP gRPC, INFO logs
-sampled at the seed's 1:10, JSON log lines written (to /dev/null).
+Each app is served by uvicorn on loopback; this process is the HTTP client
+(keep-alive), and an OTLP sink that acknowledges without parsing runs in
+another process, as a Collector would. Each configuration is served by
+``PROCESSES`` server processes of its own, and every round visits all of them
+for a short slice, in a new random order each round; a configuration's p50 is
+read on all its requests pooled. Why several processes and a shuffled order:
+two processes running the same code differ by up to 3 % in p50 on the 2-core
+runner (where their memory lands, their hash seeds), and the slot after
+another server's slice is not like the others; with one process each and a
+fixed order, either bias moved the ratio by about ±0.02 from run to run. The
+spread of the per-process p50s and of the per-round ratios is printed beside
+the figures. The obs apps run as in production: traces, metrics and logs
+exported over OTLP gRPC, INFO logs sampled at the seed's 1:10, JSON log lines
+written (to /dev/null).
 
 Routes:
 - ``GET /rooms/{room_id}``: the shape of divan's routes, and the figure the
@@ -34,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -50,7 +56,8 @@ from bench.common import Rate, measure, ratio, write_results
 from bench.loopback import free_port, process
 
 ROUNDS = int(os.environ.get("BENCH_OBS_ROUNDS", "8"))
-SECONDS = float(os.environ.get("BENCH_OBS_SECONDS", "1"))
+SECONDS = float(os.environ.get("BENCH_OBS_SECONDS", "0.6"))
+PROCESSES = int(os.environ.get("BENCH_OBS_PROCESSES", "2"))  # server processes per configuration
 TARGET = 1.10
 TARGET_ROUTE = "/rooms/1"
 STORE_SPANS = 2  # the target route's Redis GET and SQL SELECT
@@ -156,18 +163,26 @@ def _redis() -> Iterator[str | None]:
 
 
 @contextlib.contextmanager
-def _servers(endpoint: str, redis_url: str | None, tmp: Path) -> Iterator[dict[str, str]]:
-    urls: dict[str, str] = {}
+def _servers(endpoint: str, redis_url: str | None, tmp: Path,
+             processes: int) -> Iterator[list[tuple[str, str]]]:
+    """(configuration, URL) of each server process: ``processes`` per configuration."""
+    servers: list[tuple[str, str]] = []
     with contextlib.ExitStack() as stack:
         for kind in ("baseline", *MODES):
-            port = free_port()
-            argv = [sys.executable, "-m", "bench.bench_obs", "--serve", kind, "--port", str(port),
-                    "--otlp", endpoint, "--db", str(tmp / f"{kind}.db")]
-            if redis_url:
-                argv += ["--redis", redis_url]
-            stack.enter_context(process(argv, port))
-            urls[kind] = f"http://127.0.0.1:{port}"
-        yield urls
+            for copy in range(processes):
+                port = free_port()
+                argv = [sys.executable, "-m", "bench.bench_obs", "--serve", kind, "--port", str(port),
+                        "--otlp", endpoint, "--db", str(tmp / f"{kind}-{copy}.db")]
+                if redis_url:
+                    argv += ["--redis", redis_url]
+                stack.enter_context(process(argv, port))
+                servers.append((kind, f"http://127.0.0.1:{port}"))
+        yield servers
+
+
+def _round_p50(clients: list[tuple[str, Any]], per_server: list[list[Rate]], kind: str, round_: int) -> float:
+    """p50 of one round's requests to every server process of ``kind``."""
+    return _pooled(kind, [per_server[i][round_] for i, (k, _) in enumerate(clients) if k == kind]).percentile_ms(0.5)
 
 
 def _pooled(name: str, rounds: list[Rate]) -> Rate:
@@ -176,39 +191,49 @@ def _pooled(name: str, rounds: list[Rate]) -> Rate:
     return Rate(name, 1, len(per_call), sum(r.seconds for r in rounds), per_call)
 
 
-def run(seconds: float = SECONDS, rounds: int = ROUNDS) -> dict[str, Any]:
+def run(seconds: float = SECONDS, rounds: int = ROUNDS, processes: int = PROCESSES) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    order = random.Random(0x0B5)  # the same shuffles each run: runs differ by the machine alone
     with tempfile.TemporaryDirectory() as tmp, null_collector() as endpoint, _redis() as redis_url, \
-            _servers(endpoint, redis_url, Path(tmp)) as urls:
-        clients = {kind: httpx.Client(base_url=url, timeout=10) for kind, url in urls.items()}
+            _servers(endpoint, redis_url, Path(tmp), processes) as servers:
+        clients = [(kind, httpx.Client(base_url=url, timeout=10)) for kind, url in servers]
         try:
             for path in ROUTES:
-                runs: dict[str, list[Rate]] = {kind: [] for kind in clients}
-                for client in clients.values():
+                per_server: list[list[Rate]] = [[] for _ in clients]
+                for _, client in clients:
                     for _ in range(300):
                         client.get(path).raise_for_status()
                 for _ in range(rounds):
-                    for kind, client in clients.items():
+                    for i in order.sample(range(len(clients)), len(clients)):
+                        kind, client = clients[i]
                         call = lambda c=client, p=path: c.get(p).raise_for_status()
-                        runs[kind].append(measure(f"{kind} {path}", call, items_per_call=1, seconds=seconds,
-                                                  warmup=20))
+                        per_server[i].append(measure(f"{kind} {path}", call, items_per_call=1, seconds=seconds,
+                                                     warmup=20))
+                runs: dict[str, list[Rate]] = {kind: [] for kind in ("baseline", *MODES)}
+                server_p50: dict[str, list[float]] = {kind: [] for kind in runs}
+                for (kind, _), rates in zip(clients, per_server):
+                    runs[kind].extend(rates)
+                    server_p50[kind].append(_pooled(kind, rates).percentile_ms(0.5))
                 pooled = {kind: _pooled(f"{kind} {path}", rates) for kind, rates in runs.items()}
                 base = pooled["baseline"]
                 row: dict[str, Any] = dict(pooled)
+                row["server_p50_ms"] = {kind: (round(min(v), 3), round(max(v), 3)) for kind, v in server_p50.items()}
                 for mode in MODES:
                     row[f"{mode}_overhead_us_p50"] = round(
                         (pooled[mode].percentile_ms(0.5) - base.percentile_ms(0.5)) * 1000, 1)
                     row[f"{mode}_p50_ratio"] = ratio(pooled[mode].percentile_ms(0.5), base.percentile_ms(0.5))
                     row[f"{mode}_p99_ratio"] = ratio(pooled[mode].percentile_ms(0.99), base.percentile_ms(0.99))
-                    per_round = [ratio(m.percentile_ms(0.5), b.percentile_ms(0.5))
-                                 for m, b in zip(runs[mode], runs["baseline"])]
+                    # Per round: the round's requests of every process of the configuration, pooled.
+                    per_round = [ratio(_round_p50(clients, per_server, mode, r), _round_p50(clients, per_server, "baseline", r))
+                                 for r in range(rounds)]
                     row[f"{mode}_p50_ratio_rounds"] = (min(per_round), max(per_round))
                 results[path] = row
         finally:
-            for client in clients.values():
+            for _, client in clients:
                 client.close()
     results["redis"] = "redis-server" if redis_url else "fakeredis"
     results["rounds"] = rounds
+    results["processes"] = processes
     # Other work on the machine inflates every figure; the load says how much there was.
     results["load_average_1m"] = round(os.getloadavg()[0], 2)
     return results
@@ -218,8 +243,8 @@ def main() -> dict[str, Any]:
     t0 = time.perf_counter()
     results = run()
     print(f"  uvicorn on loopback, Redis: {results['redis']}, SQL: SQLite file, OTLP: null sink, "
-          f"{results['rounds']} alternating rounds, load average {results['load_average_1m']} "
-          f"on {os.cpu_count()} CPUs ({time.perf_counter() - t0:.0f}s)")
+          f"{results['processes']} server processes per configuration, {results['rounds']} shuffled rounds, "
+          f"load average {results['load_average_1m']} on {os.cpu_count()} CPUs ({time.perf_counter() - t0:.0f}s)")
     print(f"  {'route':<10}{'baseline':>10}{'default':>10}{'ratio':>7}{'p99':>7}{'upstream':>10}{'ratio':>7}{'p99':>7}")
     for path in ROUTES:
         r = results[path]
@@ -227,6 +252,9 @@ def main() -> dict[str, Any]:
         for mode in MODES:
             line += f"{r[mode].percentile_ms(0.5):>7.3f} ms{r[f'{mode}_p50_ratio']:>7.3f}{r[f'{mode}_p99_ratio']:>7.2f}"
         print(line + ("" if path == TARGET_ROUTE else "  (fixed cost, no target)"))
+    spread = results[TARGET_ROUTE]["server_p50_ms"]
+    print("  p50 of each server process on " + TARGET_ROUTE + ": "
+          + ", ".join(f"{kind} {low:.3f}-{high:.3f} ms" for kind, (low, high) in spread.items()))
     meets = {mode: results[TARGET_ROUTE][f"{mode}_p50_ratio"] < TARGET for mode in MODES}
     for mode in MODES:
         r = results[TARGET_ROUTE]
