@@ -9,15 +9,15 @@ the form every span processor and exporter receives, and passes it to the
 tracer's span processors, as the SDK's ``Span.end`` does.
 
 What stays the SDK's: the sampler (asked once per span, with the SDK's
-arguments; the default ``ParentBased(ALWAYS_ON)`` is not asked, as its answer
-follows from the parent alone), the id generator, the resource, the span processors and
-exporters, and the span limits (``SpanLimits()`` from the ``OTEL_*_LIMIT``
-variables, applied through the SDK's ``BoundedAttributes`` and
-``BoundedList``). What differs: span attributes are checked once, when the
-span ends, rather than on every set; processors' ``on_start`` gets the
-``LeanSpan``; and a child made inside a request reaches the processors after
-the response (``SpanHandover``). A tracer that is not an SDK tracer (no-op,
-proxy) makes its own spans.
+arguments; the default ``ParentBased(ALWAYS_ON)`` is not asked, as its
+answer follows from the parent alone), the id generator, the resource, the
+span processors and exporters, and the span limits (``SpanLimits()`` from
+the ``OTEL_*_LIMIT`` variables, applied through the SDK's
+``BoundedAttributes`` and ``BoundedList``). What differs: span attributes
+are checked once, when the span ends, rather than on every set; processors'
+``on_start`` gets the ``LeanSpan``; and a child made inside a request
+reaches the processors after the response (``SpanHandover``). A tracer that
+is not an SDK tracer (no-op, proxy) makes its own spans.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from typing import Any
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
-from opentelemetry.sdk.trace import sampling
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, sampling
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
