@@ -4,8 +4,8 @@ With bin/otelcol: otelcol (collector/gateway.yaml) → processors → otelcol �
 sinks. Without it (no Go toolchain): gateway mode, where the processors take
 OTLP on :4317/:4318 themselves and write the sinks. The seed services
 (ingest :8001, session :8002, divan :8003) emit through the `obs` SDK while
-built-in traffic drivers exercise them. Ctrl-C stops everything this command
-started, by PID.
+built-in traffic drivers exercise them. Ctrl-C or SIGTERM stops everything
+this command started, by PID.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -103,7 +104,32 @@ def _local_secret(env_name: str, filename: str) -> str:
     return path.read_text().strip()
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while inside, as Ctrl-C does.
+
+    The children run in sessions of their own (a Ctrl-C meant for this command
+    must not reach them before it stops them in order), so a SIGTERM that ended
+    this process the default way (a supervisor, ``timeout``, ``kill``) would
+    leave them running with nothing to stop them.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> int:
+    with sigterm_as_interrupt():
+        return _run_demo(duration, force_gateway)
+
+
+def _run_demo(duration: float | None, force_gateway: bool) -> int:
     gateway = force_gateway or not OTELCOL.exists()
     ports = {**(GATEWAY_PORTS if gateway else {**COLLECTOR_PORTS, **PROCESSOR_PORTS}),
              **{p: f"{n} service" for n, p in SERVICES.items()}}
