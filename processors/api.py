@@ -1,8 +1,9 @@
 """The contracts every component implements: signals, payloads, processors,
 exporters, connectors and the errors that map onto gRPC status codes.
 
-Processors are synchronous (CPU-bound, run on the event loop); exporters and
-connectors are asynchronous (they do I/O). The server turns the errors below
+Processors are synchronous (CPU-bound: small requests run on the event loop,
+large ones on worker threads, see ``offload``); exporters and connectors are
+asynchronous (they do I/O) and always run on the event loop. The server turns the errors below
 into gRPC/HTTP statuses; components never touch grpc themselves.
 """
 
@@ -167,6 +168,9 @@ class Processor(Component):
     """Transforms payloads of one or more signals.
 
     Override only the signals you handle; the rest pass through untouched.
+    ``process`` may run on several threads at once (large requests are
+    processed off the event loop), so state shared across requests is kept
+    safe for that: a lock around compound updates, or caches that are.
     Return the payload (edited in place or replaced), or ``None`` when every
     item was dropped. Count your own drops on ``settings.telemetry``.
     """

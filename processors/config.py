@@ -89,6 +89,15 @@ class ServerSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     drain_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to finish in-flight requests on SIGTERM")
+    offload_min_bytes: int = Field(
+        default=256 * 1024, ge=0,
+        description="Requests of at least this many bytes are processed on a worker thread, so that the event loop "
+                    "keeps answering health checks and other requests meanwhile (default 262144; 0 = every request)",
+    )
+    offload_workers: int = Field(
+        default=2, ge=1, le=64,
+        description="Worker threads for those requests; more wait their turn (default 2)",
+    )
 
 
 class ServiceSpec(BaseModel):

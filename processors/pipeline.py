@@ -17,6 +17,7 @@ from processors.api import (
     Component, Connector, CreateSettings, ExportError, Exporter, Payload, Processor, Receiver, Signal,
 )
 from processors.config import ConfigError, RootConfig, component_type, pipeline_signal, validate_component
+from processors.offload import Offload
 from processors.registry import Kind, Registry
 from processors.telemetry import SelfTelemetry
 
@@ -32,19 +33,34 @@ class Pipeline:
     processors: list[tuple[str, Processor]]
     exporters: list[tuple[str, Exporter]]
     telemetry: SelfTelemetry
+    offload: Offload | None = None
 
     async def consume(self, payload: Payload) -> None:
+        if self.processors and self.offload is not None and self.offload.wants(payload):
+            processed = await self.offload.run(self._process_off_loop, payload)
+        else:
+            processed = self._process(payload)
+        if processed is not None:
+            await self._export(*processed)
+
+    def _process(self, payload: Payload) -> tuple[Payload, int] | None:
+        """Every processor in order; ``None`` when every item was dropped (the processor counted them)."""
         current: Payload | None = payload
         for proc_id, proc in self.processors:
             t0 = time.perf_counter()
             current = proc.process(current)
             self.telemetry.observe_duration(self.signal.value, proc_id, time.perf_counter() - t0)
-            if current is None:  # every item dropped; the processor counted them
-                return
-        await self._export(current)
+            if current is None:
+                return None
+        return current, current.item_count() if current.parsed else 0
 
-    async def _export(self, payload: Payload) -> None:
-        items = payload.item_count() if payload.parsed else 0
+    def _process_off_loop(self, payload: Payload) -> tuple[Payload, int] | None:
+        processed = self._process(payload)
+        if processed is not None:
+            _ = processed[0].raw  # serialise an edited request here too, not on the loop
+        return processed
+
+    async def _export(self, payload: Payload, items: int) -> None:
         if len(self.exporters) == 1:
             results: Sequence[BaseException | None] = [await _capture(self.exporters[0][1].export(payload))]
         else:
@@ -99,6 +115,7 @@ class Service:
     exporters: dict[str, Exporter]
     connectors: dict[str, Connector]
     telemetry: SelfTelemetry
+    offload: Offload | None = None
     _started: list[Component] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -117,6 +134,8 @@ class Service:
                 await comp.shutdown()
             except Exception:  # noqa: BLE001 - keep shutting the rest down
                 log.exception("shutting down %s failed", type(comp).__name__)
+        if self.offload is not None:
+            self.offload.shutdown()
 
 
 def build_service(config: RootConfig, *, registry: Registry | None = None,
@@ -141,6 +160,8 @@ def build_service(config: RootConfig, *, registry: Registry | None = None,
         for cid in ids:
             built[kind][cid] = _create(registry, kind, cid, declared[kind][cid], telemetry)
 
+    server = config.service.server
+    offload = Offload(min_bytes=server.offload_min_bytes, workers=server.offload_workers)
     pipelines: dict[str, Pipeline] = {}
     for name, spec in config.service.pipelines.items():
         signal = pipeline_signal(name)
@@ -156,7 +177,7 @@ def build_service(config: RootConfig, *, registry: Registry | None = None,
         for i, rid in enumerate(spec.receivers):
             kind = "connectors" if rid in config.connectors else "receivers"
             _check_signal(registry, kind, rid, signal, f"{path}.receivers[{i}]", as_receiver=kind == "connectors")
-        pipelines[name] = Pipeline(name, signal, procs, exps, telemetry)
+        pipelines[name] = Pipeline(name, signal, procs, exps, telemetry, offload)
 
     # Wire each receiver and connector output to the pipelines that list it.
     sources: dict[tuple[str, Signal], list[Pipeline]] = {}
@@ -174,6 +195,7 @@ def build_service(config: RootConfig, *, registry: Registry | None = None,
         exporters=built["exporters"],  # type: ignore[arg-type]
         connectors=built["connectors"],  # type: ignore[arg-type]
         telemetry=telemetry,
+        offload=offload,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 BUCKETS = 10
@@ -59,16 +60,18 @@ class AdaptiveRatio:
         self._window_s = window_s
         self._clock = clock
         self._meters: dict[str, RateMeter] = {}
+        self._lock = threading.Lock()  # large requests are sampled on worker threads (processors/offload.py)
 
     def ratio(self, service: str, arriving: int, now: float | None = None) -> float:
         """Count ``arriving`` sampled records for ``service`` and return the ratio to apply to them."""
         if now is None:
             now = self._clock()
-        meter = self._meters.get(service)
-        if meter is None:
-            meter = self._meters[service] = RateMeter(self._window_s)
-        meter.add(arriving, now)
-        rate = meter.rate(now)
+        with self._lock:
+            meter = self._meters.get(service)
+            if meter is None:
+                meter = self._meters[service] = RateMeter(self._window_s)
+            meter.add(arriving, now)
+            rate = meter.rate(now)
         if rate <= self.budget:
             return self.base_ratio
         return min(self.base_ratio, self.budget / rate)

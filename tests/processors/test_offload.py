@@ -1,0 +1,109 @@
+"""A huge dirty request is redacted off the event loop: meanwhile the health
+check and small exports still answer at once (processors/offload.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from bench.common import span_request
+from processors.api import Payload, Signal
+from processors.offload import Offload
+from tests.support.otlp import kv
+from tests.support.procs import free_port, running
+
+TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+CONFIG = """
+receivers:
+  otlp:
+    grpc: {{endpoint: "127.0.0.1:{port}", max_recv_msg_size_mib: 64}}
+processors:
+  redaction:
+    detectors: [email]
+exporters:
+  debug: {{verbosity: basic}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], processors: [redaction], exporters: [debug]}}
+  server: {{{server}}}
+"""
+
+
+def dirty_request(attributes: int) -> bytes:
+    """One span whose every attribute holds a distinct email (no verdict repeats)."""
+    req = span_request(1)
+    span = req.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.extend(kv(f"app.contact_{i}", f"person{i}.x{i * 7919}@example.org") for i in range(attributes))
+    return req.SerializeToString()
+
+
+async def _timed(coro) -> float:
+    t0 = time.perf_counter()
+    await coro
+    return time.perf_counter() - t0
+
+
+async def _while_big_request_in_flight(port: int, big: bytes) -> tuple[list[float], list[float], float, bool]:
+    target = f"127.0.0.1:{port}"
+    opts = [("grpc.max_send_message_length", 64 << 20)]
+    async with grpc.aio.insecure_channel(target, options=opts) as ch:
+        export = ch.unary_unary(TRACE_EXPORT, request_serializer=None, response_deserializer=None)
+        health = health_pb2_grpc.HealthStub(ch)
+        small = span_request(4).SerializeToString()
+        await export(small, timeout=10)  # the channel is connected and warm
+        t0 = time.perf_counter()
+        big_call = asyncio.ensure_future(export(big, timeout=120))
+        await asyncio.sleep(0.5)  # well into its redaction
+        assert not big_call.done(), "the dirty request was too quick to show anything"
+        health_s, export_s = [], []
+        for _ in range(5):
+            health_s.append(await _timed(health.Check(health_pb2.HealthCheckRequest(), timeout=10)))
+            export_s.append(await _timed(export(small, timeout=10)))
+            await asyncio.sleep(0.05)
+        overlapped = not big_call.done()
+        await big_call
+        return health_s, export_s, time.perf_counter() - t0, overlapped
+
+
+@pytest.mark.slow
+async def test_health_and_small_exports_answer_while_a_huge_dirty_request_is_redacted(tmp_path):
+    port = free_port()
+    config = tmp_path / "offload.yaml"
+    config.write_text(CONFIG.format(port=port, server=""))
+    big = dirty_request(100_000)
+    assert len(big) > 4 << 20
+    argv = [sys.executable, "-m", "processors.cli", "serve", "--config", str(config)]
+    with running(argv, port=port, log=tmp_path / "serve.log"):
+        health_s, export_s, big_s, overlapped = await _while_big_request_in_flight(port, big)
+    assert max(health_s) < 0.1, f"health check took {max(health_s):.3f}s while the big request ran {big_s:.1f}s"
+    assert max(export_s) < 0.1, f"small export took {max(export_s):.3f}s while the big request ran {big_s:.1f}s"
+    assert overlapped, f"the checks must overlap the dirty request ({big_s:.1f}s)"
+
+
+def test_only_payloads_of_min_bytes_are_offloaded():
+    offload = Offload(min_bytes=1000, workers=1)
+    small = Payload(Signal.TRACES, raw=span_request(1).SerializeToString())
+    big = Payload(Signal.TRACES, raw=dirty_request(50))
+    edited = Payload(Signal.TRACES, message=ExportTraceServiceRequest.FromString(big.raw))
+    assert len(small.raw) < 1000 <= len(big.raw)
+    assert (offload.wants(small), offload.wants(big), offload.wants(edited)) == (False, True, False)
+    assert Offload(min_bytes=0, workers=1).wants(small)
+
+
+async def test_offloaded_work_runs_on_a_worker_thread_and_returns_its_result():
+    import threading
+
+    offload = Offload(min_bytes=0, workers=2)
+    payload = Payload(Signal.TRACES, raw=span_request(2).SerializeToString())
+    try:
+        name, count = await offload.run(lambda p: (threading.current_thread().name, p.item_count()), payload)
+    finally:
+        offload.shutdown()
+    assert name.startswith("otelproc-process") and count == 2
