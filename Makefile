@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench fuzz collector collector-datadog venv clean
+.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> python venv ($(VENV))"
@@ -15,6 +15,10 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# The servers the tests start: redis-server, PostgreSQL, Prometheus/promtool, Alertmanager/amtool (apt).
+system-deps:
+	@bash scripts/install-system-deps.sh
 
 bin/otelcol: collector/builder-config.yaml scripts/build-collector.sh
 	@bash scripts/build-collector.sh
@@ -29,11 +33,11 @@ run: venv
 	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: gateway mode"
 	@$(VENV)/bin/otelproc run
 
-test: venv collector
+test: system-deps venv collector
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 # Without the end-to-end tests (quick feedback while editing).
-test-fast: venv
+test-fast: system-deps venv
 	@$(PY) -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
 
 bench: venv collector

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import IN_CI, REPO
+from tests.support.procs import REPO
 
 FUZZ = REPO / "fuzz"
 SEED = int(os.environ.get("FUZZ_SEED", "1"))
@@ -37,10 +37,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module", autouse=True)
 def _atheris() -> None:
     if importlib.util.find_spec("atheris") is None:
-        msg = "atheris is not installed: pip install -e '.[dev]' installs it"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
+        pytest.fail("atheris is not installed: `make venv` (pip install -e '.[services,dev]') installs it")
 
 
 def fuzz(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 # Below the kernel's ephemeral range (32768-60999 by default): a port handed out here is
@@ -42,16 +41,12 @@ def free_port() -> int:
 
 
 def require_tool(name: str, *candidates: str) -> str:
-    """Path of a tool; in CI a missing one fails the test, elsewhere it skips with the reason."""
+    """Path of a tool; a missing one fails the test (never skips it), saying how to install it."""
     for cand in (name, *candidates):
         found = shutil.which(cand) or (cand if os.path.isabs(cand) and os.access(cand, os.X_OK) else None)
         if found:
             return found
-    msg = f"{name} not found: .ci/run installs it (apt or make collector)"
-    if IN_CI:
-        pytest.fail(msg)
-    pytest.skip(msg)
-    raise AssertionError("unreachable")
+    pytest.fail(f"{name} not found: `make test` installs it (make system-deps, make venv or make collector)")
 
 
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
