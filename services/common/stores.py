@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 import sqlalchemy
@@ -39,6 +40,43 @@ def redis_client(url: str | None, *, timeout_s: float = _DEFAULT_REDIS_TIMEOUT_S
     import fakeredis  # a dev/test fallback; imported only when used
 
     return fakeredis.FakeRedis(decode_responses=True)
+
+
+class StoreUnreachable(SystemExit):
+    """A backing store that does not answer at start-up: one line on stderr and exit status 1
+    (``SystemExit`` with a message), instead of a traceback or a service that starts and cannot serve."""
+
+
+def masked_url(url: str) -> str:
+    """``url`` fit to print: the password in its userinfo as ``***``, a query (which may hold one) as ``?***``."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, host = netloc.rpartition("@")
+            user, sep, _ = userinfo.partition(":")
+            netloc = f"{user}{':***' if sep else ''}@{host}"
+        return f"{parts.scheme}://{netloc}{parts.path}{'?***' if parts.query else ''}"
+    except ValueError:
+        return "<unparseable URL>"
+
+
+def require_redis(client: redis.Redis, url: str | None, *, service: str, setting: str = "REDIS_URL") -> None:
+    """PING the server at ``url`` once; unreachable (or refusing us), raise ``StoreUnreachable``
+    naming ``setting``. Unset (fakeredis): nothing to check."""
+    if not url:
+        return
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        # The exception text names host and port; it is cut at the first line and never holds the URL itself.
+        why = str(exc).splitlines()[0] if str(exc) else ""
+        password = urlsplit(url).password
+        if password:
+            why = why.replace(password, "***")
+        client.close()
+        raise StoreUnreachable(f"{service}: Redis at {setting}={masked_url(url)} is unreachable: "
+                               f"{type(exc).__name__}: {why}") from None
 
 
 def server_engine(url: str, **options: Any) -> Engine:

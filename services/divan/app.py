@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
+from services.common import stores as common_stores
 from services.divan import leaderboard, stores
 from services.divan.deps import DivanState
 from services.divan.metrics import DivanMetrics
@@ -32,10 +33,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None, *, extra_metric_readers: Sequence[MetricReader] = ()) -> FastAPI:
     settings = settings if settings is not None else get_settings()
+    # Before obs starts its exporters: an unreachable Redis ends the process here, with one line.
+    redis_client = stores.redis_client(settings)
+    common_stores.require_redis(redis_client, settings.REDIS_URL, service=SERVICE_NAME)
     app = FastAPI(title=SERVICE_NAME, lifespan=_lifespan)
     o = obs.init(app, settings, service_name=SERVICE_NAME, metrics_prefix="divan",
                  extra_metric_readers=extra_metric_readers)
-    redis_client = o.use_redis(stores.redis_client(settings))
+    o.use_redis(redis_client)
     engine = o.use_database(stores.engine(settings))
     if settings.DIVAN_AUTO_MIGRATE:
         try:

@@ -44,8 +44,9 @@ def _obs_settings(given: obs.ObsSettings | None) -> obs.ObsSettings:
 def create_app(settings: IngestSettings | None = None, *, obs_settings: obs.ObsSettings | None = None,
                metric_readers: Sequence[MetricReader] = ()) -> FastAPI:
     settings = settings if settings is not None else get_settings()
-    engine = db.make_engine(settings.DATABASE_URL)
     redis_client = stores.redis_client(settings.REDIS_URL)
+    stores.require_redis(redis_client, settings.REDIS_URL, service=settings.SERVICE_NAME)
+    engine = db.make_engine(settings.DATABASE_URL)
     media_dir = settings.WHATSAPP_MEDIA_DIR
     owned_media_dir = media_dir is None
     if media_dir is None:

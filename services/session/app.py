@@ -51,8 +51,9 @@ async def _tick_forever(manager: SessionManager, interval_s: float) -> None:
 def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.ObsSettings | None = None,
                metric_readers: Sequence[MetricReader] = ()) -> FastAPI:
     settings = settings if settings is not None else get_settings()
-    engine = db.make_engine(settings.DATABASE_URL)
     redis_client = stores.redis_client(settings.REDIS_URL)
+    stores.require_redis(redis_client, settings.REDIS_URL, service=settings.SERVICE_NAME)
+    engine = db.make_engine(settings.DATABASE_URL)
     token = settings.SESSION_HEALTH_ADMIN_TOKEN
     health_api = httpx.AsyncClient(
         base_url=settings.SESSION_HEALTH_URL, timeout=settings.SESSION_HEALTH_TIMEOUT_S,
