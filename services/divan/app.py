@@ -11,6 +11,7 @@ from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
 from services.common import stores as common_stores
+from services.common.docs import docs_routes
 from services.divan import leaderboard, stores
 from services.divan.deps import DivanState
 from services.divan.metrics import DivanMetrics
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, *, extra_metric_readers: Sequen
     # Before obs starts its exporters: an unreachable Redis ends the process here, with one line.
     redis_client = stores.redis_client(settings)
     common_stores.require_redis(redis_client, settings.REDIS_URL, service=SERVICE_NAME)
-    app = FastAPI(title=SERVICE_NAME, lifespan=_lifespan)
+    app = FastAPI(title=SERVICE_NAME, lifespan=_lifespan, **docs_routes(settings))
     o = obs.init(app, settings, service_name=SERVICE_NAME, metrics_prefix="divan",
                  extra_metric_readers=extra_metric_readers)
     o.use_redis(redis_client)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
+from services.common.docs import DocsSettings
 from services.common.stores import sqlalchemy_url
 from services.obs import ObsSettings
 
@@ -15,7 +16,7 @@ _DEFAULT_SECRET = "changethis"
 _MIN_SECRET_LEN = 32
 
 
-class Settings(ObsSettings):
+class Settings(ObsSettings, DocsSettings):
     REDIS_URL: str | None = Field(None, description="redis://...; unset: an in-process fakeredis")
     DATABASE_URL: str | None = Field(None, description="postgresql://...; unset: an in-memory SQLite")
     JWT_SECRET: SecretStr = Field(SecretStr(_DEFAULT_SECRET), description="signs user tokens")

@@ -17,6 +17,7 @@ from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
 from services.common import stores
+from services.common.docs import docs_routes
 from services.ingest import db
 from services.ingest.dedupe import DedupeSet
 from services.ingest.deps import IngestContext
@@ -65,7 +66,7 @@ def create_app(settings: IngestSettings | None = None, *, obs_settings: obs.ObsS
 
                 shutil.rmtree(media_dir, ignore_errors=True)
 
-    app = FastAPI(title="WhatsApp ingest", lifespan=lifespan)
+    app = FastAPI(title="WhatsApp ingest", lifespan=lifespan, **docs_routes(settings))
     for module in (ingest, media, metrics, diagnostics):
         app.include_router(module.router)
 

@@ -15,12 +15,13 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.common.docs import DocsSettings
 from services.common.store_settings import StoreSettings
 
 _PLACEHOLDER = "changethis"
 
 
-class IngestSettings(StoreSettings):
+class IngestSettings(StoreSettings, DocsSettings):
     """One field per environment variable; required secrets have no default."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)

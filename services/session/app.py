@@ -19,6 +19,7 @@ from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
 from services.common import stores
+from services.common.docs import docs_routes
 from services.obs.ops import admin_guard
 from services.session import db
 from services.session.credentials import CredentialStore
@@ -77,7 +78,7 @@ def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.Obs
             redis_client.close()
             stores.dispose_engine(engine)
 
-    app = FastAPI(title="WhatsApp session", lifespan=lifespan)
+    app = FastAPI(title="WhatsApp session", lifespan=lifespan, **docs_routes(settings))
     app.include_router(sessions.router)
     app.include_router(proxy.router)
 

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.common.docs import DocsSettings
 from services.common.store_settings import StoreSettings
 
 
@@ -17,7 +18,7 @@ def _replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class SessionSettings(StoreSettings):
+class SessionSettings(StoreSettings, DocsSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     SERVICE_NAME: str = Field("whatsapp-session", description="service.name of every signal")
