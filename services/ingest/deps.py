@@ -5,11 +5,14 @@ signature (403, or 401 when it is missing), then the per-client rate limit
 (429). Each refusal is counted and kept in ``recent_failures`` before the
 HTTPException leaves; details are short and stable, and never echo what the
 client sent.
+
+The token is checked on the headers before the body is read. The body is then
+read as it arrives and refused at the first byte over the limit, so a chunked
+body (no Content-Length) is never buffered past it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.ingest.ingestion import Ingestor
 from services.ingest.media import MediaUploads
@@ -64,13 +67,36 @@ def require_admin(request: Request, ctx: ContextDep) -> None:
     ctx.admin_guard(request)
 
 
+# Before the token is known good, a body is read for the refusal's client_id only when its
+# Content-Length says it is this small.
+HINT_MAX_BYTES = 4096
+
+
+class _Hint(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    client_id: str | None = None
+
+
 def _client_hint(body: bytes) -> str | None:
-    """The batch's client_id, for triage of refused requests; None unless the body is a JSON object."""
+    """The batch's client_id, for triage of refused requests; None unless the body is a JSON object
+    with a string client_id. pydantic's parser bounds the nesting depth (a deep body is just None)."""
     try:
-        value = json.loads(body).get("client_id")
-    except (ValueError, AttributeError):
+        value = _Hint.model_validate_json(body).client_id
+    except ValidationError:
         return None
-    return value[:128] if isinstance(value, str) else None
+    return value[:128] if value is not None else None
+
+
+async def _small_body_hint(request: Request) -> str | None:
+    """The client_id of a body declared at most HINT_MAX_BYTES long; nothing is read otherwise."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > HINT_MAX_BYTES:
+        return None
+    try:
+        return _client_hint(await read_body(request, HINT_MAX_BYTES))
+    except BodyTooLarge:
+        return None
 
 
 def _refuse(ctx: IngestContext, status: int, reason: str, totals: tuple[str, ...], detail: str, *,
@@ -82,22 +108,45 @@ def _refuse(ctx: IngestContext, status: int, reason: str, totals: tuple[str, ...
     return HTTPException(status, detail, headers=headers)
 
 
-async def read_body(request: Request, ctx: IngestContext, limit: int) -> bytes:
+class BodyTooLarge(Exception):
+    """The body is longer than the limit: by its Content-Length, or by what arrived so far."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read as it streams in; ``BodyTooLarge`` at the first byte over ``limit``
+    (the rest is left unread: the server discards it without buffering)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, TOO_LARGE)
-    body = await request.body()
-    if len(body) > limit:
-        raise HTTPException(413, TOO_LARGE)
-    return body
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+def _reject(ctx: IngestContext, status: int, reason: str, detail: str, *, client_id: str | None) -> HTTPException:
+    return _refuse(ctx, status, reason, ("rejected",), detail, client_id=client_id)
+
+
+def token_problem(ctx: IngestContext, request: Request) -> str | None:
+    """None when the request carries the ingest token, else the refusal reason (headers only)."""
+    token = presented_token(request.headers)
+    if token_matches(token, ctx.settings.WHATSAPP_INGEST_TOKEN):
+        return None
+    return "missing_token" if token is None else "invalid_token"
+
+
+def _token_refusal(ctx: IngestContext, reason: str, client_hint: str | None) -> HTTPException:
+    return _refuse(ctx, 401, reason, ("auth_failures",), INVALID_TOKEN, client_id=client_hint,
+                   headers={"WWW-Authenticate": "Bearer"})
 
 
 def check_token(ctx: IngestContext, request: Request, client_hint: str | None) -> None:
-    token = presented_token(request.headers)
-    if not token_matches(token, ctx.settings.WHATSAPP_INGEST_TOKEN):
-        reason = "missing_token" if token is None else "invalid_token"
-        raise _refuse(ctx, 401, reason, ("auth_failures",), INVALID_TOKEN, client_id=client_hint,
-                      headers={"WWW-Authenticate": "Bearer"})
+    reason = token_problem(ctx, request)
+    if reason is not None:
+        raise _token_refusal(ctx, reason, client_hint)
 
 
 def check_signature(ctx: IngestContext, request: Request, body: bytes, client_hint: str | None) -> None:
@@ -124,17 +173,22 @@ def rate_limit(ctx: IngestContext, scope: str, client_id: str) -> None:
 
 
 async def authenticated_batch(request: Request, ctx: ContextDep) -> IngestBatch:
-    body = await read_body(request, ctx, ctx.settings.WHATSAPP_INGEST_MAX_BODY_BYTES)
-    hint = _client_hint(body)
-    check_token(ctx, request, hint)
-    check_signature(ctx, request, body, hint)
+    reason = token_problem(ctx, request)
+    if reason is not None:
+        raise _token_refusal(ctx, reason, await _small_body_hint(request))
+    try:
+        body = await read_body(request, ctx.settings.WHATSAPP_INGEST_MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise _reject(ctx, 413, "payload_too_large", TOO_LARGE, client_id=None) from None
+    if ctx.settings.WHATSAPP_HMAC_SECRET is not None:
+        check_signature(ctx, request, body, _client_hint(body))
     try:
         batch = IngestBatch.model_validate_json(body)
     except ValidationError:
         # The errors quote the input; the client gets a stable detail instead.
-        raise HTTPException(422, INVALID_PAYLOAD) from None
+        raise _reject(ctx, 422, "invalid_payload", INVALID_PAYLOAD, client_id=_client_hint(body)) from None
     if len(batch.messages) > ctx.settings.WHATSAPP_INGEST_MAX_MESSAGES:
-        raise HTTPException(413, TOO_LARGE)
+        raise _reject(ctx, 413, "too_many_messages", TOO_LARGE, client_id=batch.client_id)
     # Redis round trips off the event loop; the thread inherits the request's trace context.
     await run_in_threadpool(rate_limit, ctx, "ingest", batch.client_id)
     return batch

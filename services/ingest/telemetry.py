@@ -23,7 +23,7 @@ from opentelemetry.metrics import Counter, Meter
 TOTALS = (
     "accepted", "created", "deduped", "extracted", "errors", "skipped",
     "media_uploaded", "media_deduped", "media_failed",
-    "auth_failures", "forbidden", "rate_limited", "signature_failures",
+    "auth_failures", "forbidden", "rate_limited", "signature_failures", "replayed", "rejected",
 )
 CHAT_FIELDS = ("accepted", "created", "deduped", "extracted", "errors", "skipped")
 RECENT_FAILURES_KEPT = 50
@@ -41,7 +41,9 @@ _DESCRIPTIONS = {
     "auth_failures": "Requests refused with 401 (missing or invalid token, missing signature)",
     "forbidden": "Requests refused with 403 (invalid or stale HMAC signature)",
     "rate_limited": "Requests refused with 429",
-    "signature_failures": "Requests whose HMAC signature was missing, malformed, stale or wrong",
+    "signature_failures": "Requests whose HMAC signature was missing, malformed, stale, wrong or already used",
+    "replayed": "Requests refused with 409: a signature already seen within the signature window",
+    "rejected": "Authenticated ingest requests refused for their body (413 too large, 422 invalid)",
 }
 
 

@@ -13,7 +13,7 @@ import re
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from services.ingest.deps import ContextDep, check_signature, check_token, rate_limit
+from services.ingest.deps import BodyTooLarge, ContextDep, check_signature, check_token, rate_limit, read_body
 from services.ingest.media import MediaRefused, Upload
 from services.ingest.schemas import MediaResult
 
@@ -29,19 +29,18 @@ async def upload_media(request: Request, ctx: ContextDep) -> MediaResult:
     if not _CLIENT_ID.match(client_id):
         raise HTTPException(422, "X-Client-Id header required")
     check_token(ctx, request, client_id)
-    declared = request.headers.get("content-length", "")
     limit = ctx.settings.WHATSAPP_MEDIA_MAX_BYTES
     mimetype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()[:128]
     kind = request.headers.get("x-media-kind") or _KIND_BY_TYPE.get(mimetype.split("/")[0], "document")
     message_id = request.headers.get("x-message-id") or None
     if message_id is not None and not _MESSAGE_ID.match(message_id):
         raise HTTPException(422, "Invalid X-Message-Id header")
-    # An oversized upload is refused before (or instead of) reading it, and counted as a media failure.
-    if declared.isdigit() and int(declared) > limit:
-        raise _http(ctx.media.refuse(client_id, 413, "media_too_large"))
-    data = await request.body()
-    if len(data) > limit:
-        raise _http(ctx.media.refuse(client_id, 413, "media_too_large"))
+    # An oversized upload is refused before reading it (by Content-Length) or at the first byte
+    # over the limit, and counted as a media failure.
+    try:
+        data = await read_body(request, limit)
+    except BodyTooLarge:
+        raise _http(ctx.media.refuse(client_id, 413, "media_too_large")) from None
     check_signature(ctx, request, data, client_id)
     await run_in_threadpool(rate_limit, ctx, "media", client_id)
     upload = Upload(client_id=client_id, message_id=message_id, kind=kind, mimetype=mimetype, data=data)
