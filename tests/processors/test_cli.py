@@ -10,6 +10,7 @@ import threading
 import time
 
 import grpc
+import pytest
 
 from bench.common import span_request
 from tests.support.pipeline import Collector, count_items, read_sink
@@ -101,3 +102,114 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(otelcol, tmp_path):
     finally:
         proc.stop()
         col.stop()
+
+
+# --- config errors never print a secret ------------------------------------------
+
+SECRET = "S3cr3t-hunter2"
+CONFIG = """\
+receivers:
+  otlp: {grpc: {endpoint: 127.0.0.1:0, max_recv_msg_size_mib: %(size)s}}
+processors:
+  redaction: {blocked_values: [%(pattern)s]}
+connectors:
+  session_health: {store: %(store)s, api: {endpoint: %(api)s}}
+exporters:
+  otlp: {endpoint: 127.0.0.1:1, compression: %(compression)s, timeout_s: %(timeout)s}
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [%(processor)s], exporters: [otlp]}
+    logs: {receivers: [otlp], exporters: [session_health]}
+    metrics: {receivers: [session_health], exporters: [otlp]}
+"""
+VALID = {"size": "4", "pattern": "'cust-[0-9]{8}'", "store": "memory", "api": "'127.0.0.1:0'",
+         "compression": "gzip", "timeout": "5", "processor": "redaction"}
+ENV_REF = "'${env:SECRET}'"
+
+
+def validate_secretly(tmp_path, *, secret_env: str | None = None, text: str | None = None, **values: str):
+    """``otelproc validate`` of CONFIG with ``values`` replaced; asserts it refuses without printing SECRET."""
+    path = tmp_path / "config.yaml"
+    path.write_text(text if text is not None else CONFIG % {**VALID, **values})
+    env = {**os.environ, "SESSION_HEALTH_ADMIN_TOKEN": "t0ken-for-the-api"}
+    if secret_env is not None:
+        env["SECRET"] = secret_env
+    res = run("validate", "--config", str(path), env=env)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "config error: " in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    assert SECRET not in res.stderr, res.stderr
+    return res.stderr
+
+
+def test_the_shared_config_is_valid(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG % VALID)
+    res = run("validate", "--config", str(path), env={**os.environ, "SESSION_HEALTH_ADMIN_TOKEN": "t"})
+    assert res.returncode == 0, res.stderr
+
+
+def test_validate_masks_the_password_of_a_url(tmp_path):
+    err = validate_secretly(tmp_path, store=f"'http://u:{SECRET}@redis/0'")
+    assert "connectors.session_health.store: " in err
+    assert "http://u:****@redis/0" in err
+
+
+@pytest.mark.parametrize("key", ["size", "compression", "timeout", "api"])
+def test_validate_names_the_variable_of_a_value_from_the_environment(tmp_path, key):
+    err = validate_secretly(tmp_path, secret_env=SECRET, **{key: ENV_REF})
+    assert "(got the value of ${env:SECRET})" in err
+
+
+def test_validate_hides_a_url_from_the_environment_whole(tmp_path):
+    err = validate_secretly(tmp_path, secret_env=f"http://u:{SECRET}@redis/0", store=ENV_REF)
+    assert "redis/0" not in err
+    assert "connectors.session_health.store: " in err and "${env:SECRET}" in err
+
+
+def test_validate_names_the_variable_of_a_value_partly_from_the_environment(tmp_path):
+    err = validate_secretly(tmp_path, secret_env=SECRET, compression="'gz${env:SECRET}'")
+    assert "(got a value made from ${env:SECRET})" in err
+
+
+def test_validate_hides_an_undeclared_pipeline_entry_from_the_environment(tmp_path):
+    err = validate_secretly(tmp_path, secret_env=SECRET, processor=ENV_REF)
+    assert "service.pipelines.traces.processors[0]: processor '${env:SECRET}' is not declared" in err
+
+
+def test_validate_hides_a_pattern_from_the_environment_that_the_factory_refuses(tmp_path):
+    err = validate_secretly(tmp_path, secret_env=f"(?P<n>{SECRET})(?P<n>b)", pattern=ENV_REF)
+    assert "processors.redaction: creating redaction processor: blocked_values[0]: " in err
+
+
+def test_validate_quotes_no_line_of_a_yaml_error(tmp_path):
+    err = validate_secretly(tmp_path, compression=f"{SECRET}: x")
+    assert "not valid YAML: while parsing a flow mapping (line 8, column 9): expected ',' or '}', but got ':'" in err
+
+
+def test_validate_quotes_no_alias_of_a_yaml_error(tmp_path):
+    err = validate_secretly(tmp_path, compression=f"*{SECRET}")
+    assert "not valid YAML: found undefined alias" in err
+
+
+def test_validate_refuses_a_tagged_value_that_does_not_convert(tmp_path):
+    err = validate_secretly(tmp_path, size=f"!!int {SECRET}")
+    assert "not valid YAML: a value does not convert" in err
+
+
+def test_validate_takes_an_environment_value_that_does_not_convert_as_text(tmp_path):
+    err = validate_secretly(tmp_path, secret_env=f"!!int {SECRET}", compression=ENV_REF)
+    assert "exporters.otlp.compression: " in err and "(got the value of ${env:SECRET})" in err
+
+
+def test_validate_names_an_unset_variable_not_a_value(tmp_path):
+    err = validate_secretly(tmp_path, compression="'${env:SECRET_UNSET_HERE}'")
+    assert "exporters.otlp.compression: environment variable SECRET_UNSET_HERE is not set" in err
+
+
+def test_validate_quotes_no_body_of_an_unknown_component_type(tmp_path):
+    text = (CONFIG % VALID).replace("  otlp: {endpoint: 127.0.0.1:1,",
+                                    f"  otlphttp: {{headers: {{x-api: {SECRET}}}}}\n  otlp: {{endpoint: 127.0.0.1:1,")
+    text = text.replace("exporters: [otlp]}\n    logs", "exporters: [otlp, otlphttp]}\n    logs")
+    err = validate_secretly(tmp_path, text=text)
+    assert "exporters.otlphttp: unknown exporter type 'otlphttp'" in err

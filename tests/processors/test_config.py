@@ -88,3 +88,92 @@ def test_an_env_value_that_is_not_yaml_stays_text():
 def test_absurd_nesting_is_a_config_error_not_a_crash():
     with pytest.raises(ConfigError, match="nested too deeply"):
         parse_config("a: " + "[" * 600 + "]" * 600)
+
+
+SECRET = "S3cr3t-hunter2"
+
+
+def test_a_url_password_is_masked_in_any_message():
+    err = ConfigError("connectors.x.store", f"'http://u:{SECRET}@redis/0' is not redis:// (got 'http://u:{SECRET}@redis/0')")
+    assert SECRET not in str(err)
+    assert err.problem == "'http://u:****@redis/0' is not redis:// (got 'http://u:****@redis/0')"
+    assert ConfigError("", f"https://{SECRET}@host/x").problem == "https://****@host/x"
+    assert ConfigError("", "mail anna@example.org").problem == "mail anna@example.org"  # not a URL
+
+
+def test_a_value_from_the_environment_is_named_not_quoted():
+    text = MINIMAL + "  server: {drain_timeout_s: '${env:SECRET}'}\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, environ={"SECRET": SECRET})
+    assert err.value.path == "service.server.drain_timeout_s"
+    assert err.value.problem.endswith("(got the value of ${env:SECRET})")
+    assert SECRET not in str(err.value)
+
+
+def test_a_number_from_the_environment_is_named_too():
+    text = MINIMAL + "  server: {drain_timeout_s: '${env:SECRET}'}\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, environ={"SECRET": "-7356"})
+    assert err.value.problem == "Input should be greater than 0 (got the value of ${env:SECRET})"
+
+
+def test_a_value_partly_from_the_environment_names_its_variables():
+    text = MINIMAL + "  server: {drain_timeout_s: '1${env:A}${env:B}'}\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, environ={"A": "x-secret-a", "B": "y-secret-b"})
+    assert err.value.problem.endswith("(got a value made from ${env:A}, ${env:B})")
+    assert "secret" not in str(err.value)
+
+
+def test_a_default_written_in_the_file_is_quoted_as_before():
+    text = MINIMAL + "  server: {drain_timeout_s: '${env:UNSET_HERE:-soon}'}\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, environ={})
+    assert err.value.problem.endswith("(got 'soon')")
+
+
+def test_expand_env_records_where_each_variable_went():
+    from processors.config import EnvRefs
+
+    refs = EnvRefs()
+    tree = {"a": {"b": "${env:X}", "c": ["${env:Y:-d}", "p${env:Y}${env:X}"]}, "e": "${env:NOPE:-n}"}
+    out = expand_env(tree, environ={"X": "16", "Y": "y"}, refs=refs)
+    assert out == {"a": {"b": 16, "c": ["y", "py16"]}, "e": "n"}  # typed as before
+    assert refs.paths == {"a.b": ("X",), "a.c[0]": ("Y",), "a.c[1]": ("Y", "X")}
+    assert refs.whole == {"a.b", "a.c[0]"}
+    assert refs.values == {"X": "16", "Y": "y"}
+
+
+def test_an_environment_value_in_any_later_message_is_named():
+    cfg = parse_config(MINIMAL.replace("127.0.0.1:1", "'${env:HOP}'"), environ={"HOP": "hop.internal:4317"})
+    assert cfg is not None
+    err = ConfigError("exporters.otlp", "cannot reach 'hop.internal:4317' (hop.internal:4317)")
+    assert err.problem == "cannot reach '${env:HOP}' (${env:HOP})"
+
+
+def test_short_environment_values_are_left_in_free_text():
+    parse_config(MINIMAL + "  server: {drain_timeout_s: '${env:N}'}\n", environ={"N": "1"})
+    assert ConfigError("x", "Input should be less than or equal to 1").problem.endswith("equal to 1")
+
+
+def test_a_yaml_error_quotes_no_text_of_the_file():
+    with pytest.raises(ConfigError) as err:
+        parse_config(f'password: "{SECRET}\nb: 2\n')
+    assert SECRET not in str(err.value)
+    assert err.value.problem == ("not valid YAML: while scanning a quoted scalar (line 1, column 11): "
+                                 "found unexpected end of stream (line 3, column 1)")
+    with pytest.raises(ConfigError) as err:
+        parse_config(f"password: *{SECRET}\n")
+    assert err.value.problem == "not valid YAML: found undefined alias '…' (line 1, column 11)"
+
+
+@pytest.mark.parametrize("text", [f"a: !!int {SECRET}", f"a: !!float {SECRET}", "a: 2020-13-01"])
+def test_a_scalar_that_does_not_convert_is_a_config_error(text):
+    with pytest.raises(ConfigError) as err:
+        parse_config(text)
+    assert SECRET not in str(err.value) and err.value.problem.startswith("not valid YAML: a value does not convert")
+
+
+@pytest.mark.parametrize("value", [f"!!int {SECRET}", "2020-13-01", "[" * 2000])
+def test_an_environment_value_that_does_not_convert_stays_text(value):
+    assert expand_env({"v": "${env:X}"}, environ={"X": value}) == {"v": value}
