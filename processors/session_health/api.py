@@ -4,7 +4,9 @@ of the processors server.
 Fleet endpoints (``/session/...``) answer from the last evaluation, rendered
 once per evaluation, so they cost the same with ten sessions or a thousand.
 Per-session endpoints (``/sessions/{id}/...``) evaluate that session now.
-Everything but the two health endpoints needs ``Authorization: Bearer <token>``.
+Everything but the fleet health needs ``Authorization: Bearer <token>``:
+per-session health too, since its 404 or 200 would tell anyone whether a
+session id exists.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from processors.session_health.thresholds import CRITICAL
 
 log = logging.getLogger("otelproc.session_health.api")
 
-PUBLIC_ROUTES = frozenset({"fleet_health", "session_health"})
+PUBLIC_ROUTES = frozenset({"fleet_health"})
 UNAUTHORIZED = "missing or invalid admin token"
 UNKNOWN_SESSION = "unknown session"
 STORE_UNAVAILABLE = "session store unavailable"
@@ -91,7 +93,15 @@ class SessionHealthApi:
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self._token or b"")
+        if scheme.lower() != "bearer":
+            return False
+        # aiohttp decodes header bytes as UTF-8 with surrogateescape: this gives back the bytes sent, so any
+        # byte sequence is compared (in constant time) instead of raising.
+        try:
+            sent = given.strip().encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return False
+        return hmac.compare_digest(sent, self._token or b"")
 
     # --- fleet -------------------------------------------------------------
 

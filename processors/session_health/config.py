@@ -13,6 +13,7 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 
 from processors.config import ComponentConfig
+from processors.session_health.events import MAX_SESSION_ID_BYTES, MAX_SESSIONS, MAX_TENANT_ID_BYTES
 
 DEFAULT_ADMIN_TOKEN_ENV = "SESSION_HEALTH_ADMIN_TOKEN"
 _ENDPOINT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]*):(\d{1,5})$")
@@ -116,6 +117,22 @@ class SessionHealthConfig(ComponentConfig):
     max_reconnect_attempts: int = Field(default=10, ge=1, description="Default 10. Reported as reconnect.maxAttempts.")
     session_ttl_h: float = Field(
         default=24, gt=0, description="Default 24. Hours after its last event that a session is forgotten."
+    )
+    # Senders choose the ids: without these bounds, memory, Redis and /session/metrics grow with whatever they send.
+    max_sessions: int = Field(
+        default=MAX_SESSIONS, ge=1, le=1_000_000,
+        description=f"Default {MAX_SESSIONS}. Sessions kept; a new session past it evicts the one heard from least "
+        "recently (counted on otelproc_session_health_evicted_sessions_total).",
+    )
+    max_session_id_bytes: int = Field(
+        default=MAX_SESSION_ID_BYTES, ge=1, le=4096,
+        description=f"Default {MAX_SESSION_ID_BYTES}. Longest wa.session.id, in UTF-8 bytes; an event with a "
+        "longer one is ignored (reason session_id_too_long).",
+    )
+    max_tenant_id_bytes: int = Field(
+        default=MAX_TENANT_ID_BYTES, ge=1, le=4096,
+        description=f"Default {MAX_TENANT_ID_BYTES}. Longest tenant.id, in UTF-8 bytes; an event with a "
+        "longer one is ignored (reason tenant_id_too_long).",
     )
 
     @field_validator("store")

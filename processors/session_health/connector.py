@@ -33,6 +33,8 @@ IGNORED_EVENTS = "otelproc_session_health_ignored_events"
 APPLIED_EVENTS = "otelproc_session_health_applied_events"
 EMIT_FAILURES = "otelproc_session_health_emit_failures"
 TRANSITIONS = "otelproc_session_health_alert_transitions"
+EVICTED_SESSIONS = "otelproc_session_health_evicted_sessions"
+_EVICTION_LOG_INTERVAL_S = 60.0
 
 
 class _Metrics:
@@ -47,6 +49,8 @@ class _Metrics:
                                          ["component", "signal"], registry=registry)
         self.transitions = PromCounter(TRANSITIONS, "Alert level changes announced",
                                        ["component", "level"], registry=registry)
+        self.evicted = PromCounter(EVICTED_SESSIONS, "Sessions dropped before their TTL, by reason",
+                                   ["component", "reason"], registry=registry)
 
 
 class SessionHealthConnector(Connector):
@@ -64,6 +68,7 @@ class SessionHealthConnector(Connector):
         self._flusher: asyncio.Task[None] | None = None
         # (due time on the monotonic clock, events) in arrival order: the reorder window.
         self._pending: deque[tuple[float, list[ev.SessionEvent]]] = deque()
+        self._evictions_logged_at = -_EVICTION_LOG_INTERVAL_S
         self.api: SessionHealthApi | None = None
         if config.api.enabled:
             self.api = SessionHealthApi(
@@ -136,17 +141,24 @@ class SessionHealthConnector(Connector):
 
     async def _fold(self, events: list[ev.SessionEvent]) -> None:
         try:
-            ignored = await self.rollup.fold(events)
+            folded = await self.rollup.fold(events)
         except (StoreError, OSError) as exc:
             # The logs still flow through the other exporters; only the session view misses them.
             self._ignore(Counter({ev.STORE_UNAVAILABLE: len(events)}))
             self.log.warning("%s: %d session events not folded, store unavailable: %s", self.id, len(events), exc)
             return
-        applied = len(events) - sum(ignored.values())
+        applied = len(events) - folded.ignored.total()
         if applied:
             self._metrics.applied.labels(self.id).inc(applied)
-        if ignored:
-            self._ignore(ignored)
+        if folded.ignored:
+            self._ignore(folded.ignored)
+        if folded.evicted:
+            self._metrics.evicted.labels(self.id, "max_sessions").inc(folded.evicted)
+            now = time.monotonic()
+            if now - self._evictions_logged_at >= _EVICTION_LOG_INTERVAL_S:  # a flood of ids must not flood the log
+                self._evictions_logged_at = now
+                self.log.warning("%s: sessions evicted, over max_sessions (%d); see %s_total", self.id,
+                                 self.config.max_sessions, EVICTED_SESSIONS)
 
     async def flush(self, *, everything: bool = False) -> None:
         """Fold the events whose reorder window has passed (all of them on shutdown)."""

@@ -7,6 +7,8 @@ are skipped without a count; the connector sees every log of its pipeline.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -64,6 +66,14 @@ OUT_OF_ORDER = "out_of_order"
 MALFORMED_PAYLOAD = "malformed_payload"
 STORE_UNAVAILABLE = "store_unavailable"
 STORE_CONFLICT = "store_conflict"
+SESSION_ID_TOO_LONG = "session_id_too_long"
+TENANT_ID_TOO_LONG = "tenant_id_too_long"
+DUPLICATE = "duplicate"
+
+# Defaults of the config keys of the same names (parse_logs is also called without a config).
+MAX_SESSION_ID_BYTES = 128
+MAX_TENANT_ID_BYTES = 128
+MAX_SESSIONS = 10_000
 
 
 @dataclass(slots=True)
@@ -74,6 +84,15 @@ class SessionEvent:
     state: str
     ts: float  # epoch seconds, from the record's time (or observed time)
     attrs: dict[str, Any] = field(default_factory=dict)
+    record_id: str = ""  # identity of the log record, to recognise one sent again; "" is never a repeat
+
+
+def record_identity(rec: Any, session_id: str, tenant_id: str) -> str:
+    """A short digest of the whole record (times, trace and span ids, name, body, attributes) and the ids
+    it resolved to: a Collector's retry carries the same bytes, two emits of an SDK never do."""
+    h = hashlib.blake2b(rec.SerializeToString(deterministic=True), digest_size=12)
+    h.update(b"\0" + session_id.encode("utf-8", "surrogatepass") + b"\0" + tenant_id.encode("utf-8", "surrogatepass"))
+    return base64.b64encode(h.digest()).decode()
 
 
 def any_value(value: Any) -> Any:
@@ -88,7 +107,8 @@ def _attributes(kvs: Iterable[Any]) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in kvs}
 
 
-def parse_logs(request: Any, now: float) -> tuple[list[SessionEvent], Counter[str]]:
+def parse_logs(request: Any, now: float, *, max_session_id_bytes: int = MAX_SESSION_ID_BYTES,
+               max_tenant_id_bytes: int = MAX_TENANT_ID_BYTES) -> tuple[list[SessionEvent], Counter[str]]:
     """Session events of an ExportLogsServiceRequest, and rejections by reason."""
     events: list[SessionEvent] = []
     rejected: Counter[str] = Counter()
@@ -110,16 +130,20 @@ def parse_logs(request: Any, now: float) -> tuple[list[SessionEvent], Counter[st
                 if resource is None:
                     resource = _attributes(rl.resource.attributes)
                 ts_ns = rec.time_unix_nano or rec.observed_time_unix_nano
-                event, reason = make_event(name[len(EVENT_PREFIX):], attrs, resource, ts_ns / 1e9 if ts_ns else now)
+                event, reason = make_event(name[len(EVENT_PREFIX):], attrs, resource, ts_ns / 1e9 if ts_ns else now,
+                                           max_session_id_bytes=max_session_id_bytes,
+                                           max_tenant_id_bytes=max_tenant_id_bytes)
                 if event is None:
                     rejected[reason] += 1
                 else:
+                    event.record_id = record_identity(rec, event.session_id, event.tenant_id)
                     events.append(event)
     return events, rejected
 
 
-def make_event(kind: str, attrs: dict[str, Any], resource: dict[str, Any],
-               ts: float) -> tuple[SessionEvent | None, str]:
+def make_event(kind: str, attrs: dict[str, Any], resource: dict[str, Any], ts: float, *,
+               max_session_id_bytes: int = MAX_SESSION_ID_BYTES,
+               max_tenant_id_bytes: int = MAX_TENANT_ID_BYTES) -> tuple[SessionEvent | None, str]:
     """Validate one record's attributes; the event, or None and the reason."""
     if kind not in KINDS:
         return None, UNKNOWN_EVENT
@@ -127,9 +151,13 @@ def make_event(kind: str, attrs: dict[str, Any], resource: dict[str, Any],
     session_id = attrs.get(ATTR_SESSION_ID) or resource.get(ATTR_SESSION_ID)
     if not isinstance(session_id, str) or not session_id:
         return None, MISSING_SESSION_ID
+    if _utf8_len(session_id) > max_session_id_bytes:
+        return None, SESSION_ID_TOO_LONG
     tenant_id = attrs.get(ATTR_TENANT_ID) or resource.get(ATTR_TENANT_ID)
     if not isinstance(tenant_id, str) or not tenant_id:
         return None, MISSING_TENANT_ID
+    if _utf8_len(tenant_id) > max_tenant_id_bytes:
+        return None, TENANT_ID_TOO_LONG
     state = attrs.get(ATTR_STATE)
     if state is None or state == "":
         return None, MISSING_STATE
@@ -150,6 +178,11 @@ def _valid_attributes(kind: str, attrs: dict[str, Any]) -> bool:
     if kind == LOCK:
         return isinstance(attrs.get(ATTR_LOCK_HELD), bool)
     return True
+
+
+def _utf8_len(text: str) -> int:
+    # Bytes, not characters: ids are labels and JSON on the wire, and memory, in bytes.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _is_number(value: Any) -> bool:

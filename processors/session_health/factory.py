@@ -27,8 +27,8 @@ def create(config: SessionHealthConfig, settings: CreateSettings) -> SessionHeal
             f"environment variable {config.api.admin_token_env} is unset or empty; set it, "
             "or set api.public: true to serve the API without a token",
         )
-    return SessionHealthConnector(config, settings, store=open_store(config.store, config.store_key_prefix),
-                                  admin_token=token)
+    store = open_store(config.store, config.store_key_prefix, config.max_sessions)
+    return SessionHealthConnector(config, settings, store=store, admin_token=token)
 
 
 FACTORY = Factory(

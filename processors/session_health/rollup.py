@@ -18,7 +18,7 @@ from processors.session_health import events as ev
 from processors.session_health import thresholds as th
 from processors.session_health.config import SessionHealthConfig
 from processors.session_health.state import SessionState
-from processors.session_health.store import Store
+from processors.session_health.store import Folded, Store
 
 Clock = Callable[[], float]
 """Seconds since the epoch. Tests inject a fake one."""
@@ -64,15 +64,16 @@ class SessionRollup:
 
     def parse(self, request: Any) -> tuple[list[ev.SessionEvent], Counter[str]]:
         """The session events of an ExportLogsServiceRequest, and rejections by reason."""
-        return ev.parse_logs(request, self.clock())
+        return ev.parse_logs(request, self.clock(), max_session_id_bytes=self.config.max_session_id_bytes,
+                             max_tenant_id_bytes=self.config.max_tenant_id_bytes)
 
-    async def fold(self, events: list[ev.SessionEvent]) -> Counter[str]:
-        """Fold events into the store in timestamp order; returns the ignored ones by reason.
+    async def fold(self, events: list[ev.SessionEvent]) -> Folded:
+        """Fold events into the store in timestamp order; returns the ignored ones by reason and evictions.
 
         Store errors propagate: the caller decides how to count them.
         """
         events.sort(key=lambda e: e.ts)  # stable: equal timestamps keep their arrival order
-        return await self.store.apply(events) if events else Counter()
+        return await self.store.apply(events) if events else Folded()
 
     async def session(self, session_id: str) -> SessionView | None:
         """One session, evaluated now (not from the snapshot)."""

@@ -2,7 +2,9 @@
 
 ``apply`` is the only writer. It returns a reason instead of changing
 anything when an event is older than the last one applied, so a late or
-replayed record can never move a session backwards.
+replayed record can never move a session backwards, and when the record is
+one of the session's last ``RECENT_RECORDS`` folded, so a record sent again
+(a Collector retrying after its next hop failed) is never counted twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from typing import Any
 from processors.session_health import events as ev
 
 LATENCY_SAMPLES = 64  # recent reconnect latencies kept for the percentiles
+# Identities of the last records folded. A repeat of an older record is older than the session's newest
+# event, so out_of_order already keeps it out; these cover the newest ones, which that check lets through.
+RECENT_RECORDS = 16
 DEFAULT_BREAKER_THRESHOLD = 3  # seed 001's circuitBreaker.threshold when the event does not say
 
 
@@ -53,6 +58,8 @@ class SessionState:
     breaker_failures: int = 0
     breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD
 
+    recent_records: list[str] = field(default_factory=list)  # oldest first, at most RECENT_RECORDS
+
     @classmethod
     def new(cls, event: ev.SessionEvent) -> SessionState:
         connected = event.state == ev.CONNECTED
@@ -85,8 +92,13 @@ def apply(state: SessionState | None, event: ev.SessionEvent) -> tuple[SessionSt
     """Fold one event. Returns the (possibly new) state, and a reason when it was ignored."""
     if state is None:
         state = SessionState.new(event)
+    elif event.record_id and event.record_id in state.recent_records:
+        return state, ev.DUPLICATE
     elif event.ts < state.last_event_at:
         return state, ev.OUT_OF_ORDER
+    if event.record_id:
+        state.recent_records.append(event.record_id)
+        del state.recent_records[:-RECENT_RECORDS]
     state.last_event_at = event.ts
     state.tenant_id = event.tenant_id
     _apply_kind(state, event)

@@ -7,10 +7,16 @@ Redis layout (every key under one hash tag, so scripts work on a cluster too):
 - ``{prefix}:ver``    hash session id -> version, bumped on every write
 - ``{prefix}:level``  hash session id -> last alert level announced
 - ``{prefix}:leader`` the replica that evaluates and emits, with a lease
+- ``{prefix}:seen``   sorted set session id -> ``{prefix}:seq`` at its last write:
+  which session was heard from least recently, evicted past ``max_sessions``
 
 Writes are optimistic: a replica reads states and versions, folds its events
 in Python, and a script writes back only the sessions whose version did not
-move meanwhile. The others are read again and folded again.
+move meanwhile. The others are read again and folded again. A session none
+of whose events applied (repeats, out of order) is not written at all.
+
+Both stores keep at most ``max_sessions`` sessions: a new one past that evicts
+the session written least recently.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from processors.session_health import events as ev
 from processors.session_health.state import SessionState, apply
@@ -30,6 +37,14 @@ from redis.exceptions import RedisError as StoreError  # noqa: F401 - what a fai
 _YIELD_EVERY = 200  # events folded between two yields to the event loop (keeps API latency low)
 _CAS_ATTEMPTS = 10
 _BACKOFF_S = 0.002
+
+
+@dataclass(slots=True)
+class Folded:
+    """What one ``apply`` did besides folding."""
+
+    ignored: Counter[str] = field(default_factory=Counter)  # events not folded, by reason
+    evicted: int = 0  # sessions dropped to stay within max_sessions
 
 
 class Store(abc.ABC):
@@ -42,8 +57,8 @@ class Store(abc.ABC):
         """Disconnect."""
 
     @abc.abstractmethod
-    async def apply(self, events: list[ev.SessionEvent]) -> Counter[str]:
-        """Fold events (in order) into their sessions; returns ignored events by reason."""
+    async def apply(self, events: list[ev.SessionEvent]) -> Folded:
+        """Fold events (in order) into their sessions; returns ignored events by reason and evictions."""
 
     @abc.abstractmethod
     async def get(self, session_id: str) -> SessionState | None: ...
@@ -73,21 +88,33 @@ def _diff_levels(previous: dict[str, str], levels: dict[str, str]) -> dict[str, 
 
 
 class MemoryStore(Store):
-    def __init__(self) -> None:
+    def __init__(self, max_sessions: int = ev.MAX_SESSIONS) -> None:
+        # Insertion order is recency: a session is moved to the end when one of its events applies.
         self._sessions: dict[str, SessionState] = {}
         self._levels: dict[str, str] = {}
+        self.max_sessions = max_sessions
 
-    async def apply(self, events: list[ev.SessionEvent]) -> Counter[str]:
-        ignored: Counter[str] = Counter()
+    async def apply(self, events: list[ev.SessionEvent]) -> Folded:
+        out = Folded()
         sessions = self._sessions
         for i, event in enumerate(events):
             if i and i % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            state, reason = apply(sessions.get(event.session_id), event)
-            sessions[event.session_id] = state
+            sid = event.session_id
+            previous = sessions.get(sid)
+            state, reason = apply(previous, event)
             if reason:
-                ignored[reason] += 1
-        return ignored
+                out.ignored[reason] += 1
+                continue
+            if previous is not None:
+                del sessions[sid]
+            sessions[sid] = state
+            if previous is None and len(sessions) > self.max_sessions:
+                stalest = next(iter(sessions))
+                del sessions[stalest]
+                self._levels.pop(stalest, None)
+                out.evicted += 1
+        return out
 
     async def get(self, session_id: str) -> SessionState | None:
         return self._sessions.get(session_id)
@@ -110,21 +137,35 @@ class MemoryStore(Store):
         return True
 
 
-# Write each (session, expected version, JSON) triple whose version is unchanged; return the others.
+# Write each (session, expected version, JSON) triple whose version is unchanged and mark it the most
+# recently written; then evict the least recently written past ARGV[1] sessions.
+# Returns {sessions that conflicted, number evicted}.
 _CAS_SCRIPT = """
 local conflicts = {}
-for i = 1, #ARGV, 3 do
+for i = 2, #ARGV, 3 do
   local sid = ARGV[i]
   local cur = redis.call('HGET', KEYS[2], sid)
   if not cur then cur = '0' end
   if cur == ARGV[i + 1] then
     redis.call('HSET', KEYS[1], sid, ARGV[i + 2])
     redis.call('HINCRBY', KEYS[2], sid, 1)
+    redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), sid)
   else
     table.insert(conflicts, sid)
   end
 end
-return conflicts
+local evicted = 0
+local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[1])
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[3], over)
+  for j = 1, #popped, 2 do
+    redis.call('HDEL', KEYS[1], popped[j])
+    redis.call('HDEL', KEYS[2], popped[j])
+    redis.call('HDEL', KEYS[5], popped[j])
+    evicted = evicted + 1
+  end
+end
+return {conflicts, evicted}
 """
 
 _LEASE_SCRIPT = """
@@ -147,13 +188,15 @@ return 0
 
 
 class RedisStore(Store):
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, max_sessions: int = ev.MAX_SESSIONS) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.Redis.from_url(url)
         tag = "{" + prefix + "}"
         self.k_state, self.k_ver = f"{tag}:state", f"{tag}:ver"
         self.k_level, self.k_leader = f"{tag}:level", f"{tag}:leader"
+        self.k_seen, self.k_seq = f"{tag}:seen", f"{tag}:seq"
+        self.max_sessions = max_sessions
         self._cas = self._redis.register_script(_CAS_SCRIPT)
         self._lease = self._redis.register_script(_LEASE_SCRIPT)
         self._resign = self._redis.register_script(_RESIGN_SCRIPT)
@@ -165,30 +208,30 @@ class RedisStore(Store):
     async def close(self) -> None:
         await self._redis.aclose()
 
-    async def apply(self, events: list[ev.SessionEvent]) -> Counter[str]:
+    async def apply(self, events: list[ev.SessionEvent]) -> Folded:
         pending: dict[str, list[ev.SessionEvent]] = {}
         for event in events:
             pending.setdefault(event.session_id, []).append(event)
-        ignored: Counter[str] = Counter()
+        out = Folded()
         for attempt in range(_CAS_ATTEMPTS):
             if attempt:
                 # Jittered backoff: two replicas retrying in lockstep would otherwise keep colliding.
                 await asyncio.sleep(random.uniform(0, _BACKOFF_S * attempt))
-            pending = await self._fold_and_write(pending, ignored)
+            pending = await self._fold_and_write(pending, out)
             if not pending:
                 break
         for evs in pending.values():
-            ignored[ev.STORE_CONFLICT] += len(evs)
-        return ignored
+            out.ignored[ev.STORE_CONFLICT] += len(evs)
+        return out
 
     async def _fold_and_write(self, pending: dict[str, list[ev.SessionEvent]],
-                              ignored: Counter[str]) -> dict[str, list[ev.SessionEvent]]:
+                              out: Folded) -> dict[str, list[ev.SessionEvent]]:
         sids = list(pending)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hmget(self.k_state, sids)
             pipe.hmget(self.k_ver, sids)
             raw_states, versions = await pipe.execute()
-        args: list[str | bytes] = []
+        args: list[str | bytes | int] = [self.max_sessions]
         reasons: dict[str, Counter[str]] = {}
         for i, (sid, raw, ver) in enumerate(zip(sids, raw_states, versions, strict=True)):
             if i and i % _YIELD_EVERY == 0:
@@ -199,13 +242,22 @@ class RedisStore(Store):
                 state, reason = apply(state, event)
                 if reason:
                     mine[reason] += 1
+            if mine.total() == len(pending[sid]):
+                # Nothing applied: repeats and late events stay ignored whatever another replica wrote since.
+                out.ignored.update(mine)
+                continue
             reasons[sid] = mine
             args += [sid, ver or b"0", json.dumps(state.to_dict(), separators=(",", ":"))]
-        conflicts = {c.decode() for c in await self._cas(keys=[self.k_state, self.k_ver], args=args)}
-        for sid in sids:
+        if not reasons:
+            return {}
+        raw_conflicts, evicted = await self._cas(
+            keys=[self.k_state, self.k_ver, self.k_seen, self.k_seq, self.k_level], args=args)
+        out.evicted += int(evicted)
+        conflicts = {c.decode() for c in raw_conflicts}
+        for sid in reasons:
             if sid not in conflicts:
-                ignored.update(reasons[sid])
-        return {sid: pending[sid] for sid in sids if sid in conflicts}
+                out.ignored.update(reasons[sid])
+        return {sid: pending[sid] for sid in reasons if sid in conflicts}
 
     async def get(self, session_id: str) -> SessionState | None:
         raw = await self._redis.hget(self.k_state, session_id)
@@ -234,6 +286,7 @@ class RedisStore(Store):
             pipe.hdel(self.k_state, *sids)
             pipe.hdel(self.k_ver, *sids)
             pipe.hdel(self.k_level, *sids)
+            pipe.zrem(self.k_seen, *sids)
             await pipe.execute()
 
     async def swap_levels(self, levels: dict[str, str]) -> dict[str, str]:
@@ -250,5 +303,5 @@ class RedisStore(Store):
         await self._resign(keys=[self.k_leader], args=[replica_id])
 
 
-def open_store(url: str, prefix: str) -> Store:
-    return MemoryStore() if url == "memory" else RedisStore(url, prefix)
+def open_store(url: str, prefix: str, max_sessions: int = ev.MAX_SESSIONS) -> Store:
+    return MemoryStore(max_sessions) if url == "memory" else RedisStore(url, prefix, max_sessions)

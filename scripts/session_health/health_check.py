@@ -10,8 +10,9 @@ Exit codes (as in the seed):
   3  UNKNOWN: unreachable, or any other answer (the seed's script fell through
      with 0 here; a monitor must not read "cannot tell" as healthy)
 
-The URL defaults to $SESSION_HEALTH_URL, else http://127.0.0.1:8890. Health
-needs no admin token.
+The URL defaults to $SESSION_HEALTH_URL, else http://127.0.0.1:8890. The fleet
+health needs no admin token; one session's (--session) does, and is read from
+$SESSION_HEALTH_ADMIN_TOKEN (without it the API answers 401: exit 3).
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ import urllib.request
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 DEFAULT_URL = "http://127.0.0.1:8890"
+TOKEN_ENV = "SESSION_HEALTH_ADMIN_TOKEN"
 
 
-def fetch(url: str, timeout: float) -> tuple[int, str]:
+def fetch(url: str, timeout: float, token: str | None = None) -> tuple[int, str]:
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as err:  # 503 and friends still carry a body
         return err.code, err.read().decode()
@@ -47,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     url = f"{base}/sessions/{urllib.parse.quote(args.session, safe='')}/health" if args.session \
         else f"{base}/session/health"
     try:
-        code, body = fetch(url, args.timeout)
+        # Only a per-session check sends the token: the fleet health is public and needs none.
+        token = os.environ.get(TOKEN_ENV, "").strip() if args.session else None
+        code, body = fetch(url, args.timeout, token or None)
     except (urllib.error.URLError, OSError) as exc:
         print(f"UNKNOWN: cannot reach {url}: {exc}")
         return UNKNOWN
@@ -66,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return WARNING
         print("OK: WhatsApp session healthy")
         return OK
-    print(f"UNKNOWN: {url} answered HTTP {code}")
+    hint = f" (set {TOKEN_ENV})" if code == 401 else ""
+    print(f"UNKNOWN: {url} answered HTTP {code}{hint}")
     return UNKNOWN
 
 

@@ -3,6 +3,7 @@ events as services emit them (DESIGN §6), and a connector wired to them."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from processors.telemetry import SelfTelemetry
 from tests.support.otlp import any_value
 
 T0 = 1_770_292_800.0  # 2026-02-05T12:00:00Z
+_RECORD_UIDS = itertools.count(1)
 
 
 class FakeClock:
@@ -36,7 +38,11 @@ class FakeClock:
 def record(kind: str, *, ts: float, session: str | None = "s1", tenant: str | None = "t1",
            state: str | None = "connected", attrs: dict[str, Any] | None = None,
            name_as_attribute: bool = False) -> LogRecord:
-    """One ``wa.session.<kind>`` record; None leaves an id or the state out."""
+    """One ``wa.session.<kind>`` record; None leaves an id or the state out.
+
+    Each call makes a distinct record (its own ``log.record.uid``), as two emits of a real SDK differ
+    in their observed time; sending one record twice is what a retrying Collector does.
+    """
     rec = LogRecord(time_unix_nano=int(round(ts * 1e9)), severity_text="INFO")
     name = kind if "." in kind or kind == "" else f"wa.session.{kind}"
     values: dict[str, Any] = {}
@@ -51,6 +57,7 @@ def record(kind: str, *, ts: float, session: str | None = "s1", tenant: str | No
     if state is not None:
         values["wa.session.state"] = state
     values.update(attrs or {})
+    values.setdefault("log.record.uid", f"rec-{next(_RECORD_UIDS)}")
     rec.attributes.extend(KeyValue(key=k, value=any_value(v)) for k, v in values.items())
     rec.body.string_value = name
     return rec
@@ -76,7 +83,8 @@ def make_connector(clock: Callable[[], float] | None = None, *, store: Store | N
     config.setdefault("reorder_window_s", 0)  # fold at once; the reorder window has tests of its own
     cfg = SessionHealthConfig.model_validate(config)
     settings = CreateSettings(component_id="session_health", telemetry=telemetry or SelfTelemetry())
-    return SessionHealthConnector(cfg, settings, store=store or MemoryStore(), admin_token=token,
+    store = store or MemoryStore(max_sessions=cfg.max_sessions)
+    return SessionHealthConnector(cfg, settings, store=store, admin_token=token,
                                   clock=clock or FakeClock())
 
 

@@ -1,5 +1,5 @@
 """Seed 001's HTTP API on a real aiohttp server: shapes field for field,
-503 when critical, and the admin token on everything except health."""
+503 when critical, and the admin token on everything except the fleet health."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ async def test_healthy_session_field_for_field(api: Api) -> None:
     await s.send("heartbeat")
     api.clock.advance(30)
 
-    status, health = await api.get("/sessions/s1/health", auth=False)
+    status, health = await api.get("/sessions/s1/health")
     assert status == 200
     assert set(health) == HEALTH_KEYS
     assert health["status"] == "ok" and health["state"] == "connected" and health["connected"] is True
@@ -114,7 +114,7 @@ async def test_warning_is_200_and_critical_is_503(api: Api) -> None:
     s = Session(api.conn, api.clock)
     await s.connect()
     api.clock.advance(65)
-    status, health = await api.get("/sessions/s1/health", auth=False)
+    status, health = await api.get("/sessions/s1/health")
     assert (status, health["status"], health["heartbeatOk"]) == (200, "warning", False)
     status, alerts = await api.get("/sessions/s1/alerts")
     assert alerts["level"] == "warning" and alerts["count"] == 1
@@ -124,7 +124,7 @@ async def test_warning_is_200_and_critical_is_503(api: Api) -> None:
     await s.send("heartbeat")
     await s.send("circuit_breaker", **{"wa.circuit_breaker.state": "open",
                                        "wa.circuit_breaker.consecutive_failures": 4})
-    status, health = await api.get("/sessions/s1/health", auth=False)
+    status, health = await api.get("/sessions/s1/health")
     assert (status, health["status"], health["alertCount"]) == (503, "critical", 1)
     status, obs = await api.get("/sessions/s1/observe")
     assert obs["circuitBreaker"] == {"open": True, "consecutiveFailures": 4, "threshold": 3}
@@ -205,7 +205,7 @@ async def test_everything_but_health_needs_the_token(api: Api, path: str) -> Non
 
 
 async def test_unknown_session_is_404(api: Api) -> None:
-    for path, auth in (("/sessions/nope/health", False), ("/sessions/nope/observe", True)):
+    for path, auth in (("/sessions/nope/health", True), ("/sessions/nope/observe", True)):
         status, body = await api.get(path, auth=auth)
         assert status == 404 and body == {"error": "unknown session", "sessionId": "nope"}
 

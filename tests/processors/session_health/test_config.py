@@ -45,6 +45,7 @@ def test_full_config() -> None:
     assert (cfg.api.host, cfg.api.port) == ("0.0.0.0", 8890)
     assert cfg.evaluation_interval_s == 2
     assert cfg.session_ttl_h == 48
+    assert (cfg.max_sessions, cfg.max_session_id_bytes, cfg.max_tenant_id_bytes) == (20000, 96, 64)
 
 
 def test_headless() -> None:
@@ -67,6 +68,10 @@ INVALID_CASES = [
      "thresholds.critical.reconnect_attempts (7) is above max_reconnect_attempts (5)"),
     ("session_health/corruption_not_bool",
      "connectors.session_health/corruption_not_bool.thresholds.critical.corruption", "valid boolean"),
+    ("session_health/zero_sessions", "connectors.session_health/zero_sessions.max_sessions",
+     "greater than or equal to 1"),
+    ("session_health/huge_session_ids", "connectors.session_health/huge_session_ids.max_session_id_bytes",
+     "less than or equal to 4096"),
 ]
 
 

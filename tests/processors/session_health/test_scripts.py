@@ -82,10 +82,15 @@ async def test_health_check_exit_codes(live) -> None:
     assert out.startswith("CRITICAL: WhatsApp session unhealthy\n")
     assert json.loads(out.split("\n", 1)[1])["status"] == "critical"
 
-    code, out, _ = await run("health_check.py", "--session", "s1", env={"SESSION_HEALTH_URL": url})
+    # One session's health needs the admin token, from the environment.
+    code, out, _ = await run("health_check.py", "--session", "s1",
+                             env={"SESSION_HEALTH_URL": url, "SESSION_HEALTH_ADMIN_TOKEN": TOKEN})
     assert code == 2  # one session, from the environment's URL
-    code, out, _ = await run("health_check.py", "--url", url, "--session", "nobody")
+    code, out, _ = await run("health_check.py", "--url", url, "--session", "nobody",
+                             env={"SESSION_HEALTH_ADMIN_TOKEN": TOKEN})
     assert code == 3 and "HTTP 404" in out
+    code, out, _ = await run("health_check.py", "--url", url, "--session", "s1")
+    assert code == 3 and "HTTP 401 (set SESSION_HEALTH_ADMIN_TOKEN)" in out
 
 
 async def test_health_check_unreachable_is_unknown() -> None:
