@@ -236,7 +236,8 @@ def _culprit(patterns: Sequence[ScanPattern], flags: list[int]) -> str | None:
         try:
             hyperscan.Database().compile(expressions=[p.regex.encode("ascii")], ids=[0], elements=1, flags=[f])
         except hyperscan.error as exc:
-            return f"{p.source or p.rule}: the fast-path scan cannot use {p.regex!r}: {exc}"
+            # Not quoted: it may come from the environment, and rewritten it escapes scrubbing.
+            return f"{p.source or p.rule}: the fast-path scan cannot use the pattern: {exc}"
     return None
 
 
@@ -256,7 +257,7 @@ class Re2Scanner(Scanner):
             try:
                 self._set.Add(p.regex.encode("ascii"))
             except re2.error:
-                raise PatternError(f"{p.source or p.rule}: the fast-path scan cannot use {p.regex!r}") from None
+                raise PatternError(f"{p.source or p.rule}: the fast-path scan cannot use the pattern") from None
         self._empty = not regexes
         if regexes:
             self._set.Compile()
@@ -300,7 +301,7 @@ class ValueScreen:
                 try:
                     self._set.Add(p.regex.encode("ascii"))
                 except re2.error:
-                    raise PatternError(f"{p.source or p.rule}: the value screen cannot use {p.regex!r}") from None
+                    raise PatternError(f"{p.source or p.rule}: the value screen cannot use the pattern") from None
             self._set.Compile()
 
     def __call__(self, value: str) -> set[int]:

@@ -182,6 +182,13 @@ def test_validate_hides_a_pattern_from_the_environment_that_the_factory_refuses(
     assert "processors.redaction: creating redaction processor: blocked_values[0]: " in err
 
 
+def test_validate_quotes_no_rewritten_pattern_the_factory_refuses(tmp_path):
+    # The scan's byte pattern widens "." and so differs from the value that came from the environment.
+    err = validate_secretly(tmp_path, secret_env="(?P<n>S3cr3t.hunter2)(?P<n>b)", pattern=ENV_REF)
+    assert "hunter2" not in err
+    assert "blocked_values[0]: the fast-path scan cannot use the pattern: " in err
+
+
 def test_validate_quotes_no_line_of_a_yaml_error(tmp_path):
     err = validate_secretly(tmp_path, compression=f"{SECRET}: x")
     assert "not valid YAML: while parsing a flow mapping (line 8, column 9): expected ',' or '}', but got ':'" in err
