@@ -78,7 +78,7 @@ class Payload:
     marks it modified so that ``raw`` re-serialises it.
     """
 
-    __slots__ = ("signal", "_raw", "_message", "_modified")
+    __slots__ = ("signal", "_raw", "_message", "_modified", "truncated_values")
 
     def __init__(self, signal: Signal, *, raw: bytes | None = None, message: Message | None = None) -> None:
         if raw is None and message is None:
@@ -87,6 +87,30 @@ class Payload:
         self._raw = raw
         self._message = message
         self._modified = raw is None
+        self.truncated_values = 0  # AnyValues replaced by TRUNCATED_MARKER (see ``truncating``)
+
+    @classmethod
+    def truncating(cls, signal: Signal, raw: bytes, error: MalformedPayload) -> Payload | None:
+        """The payload of ``raw`` with its too-deep values truncated, when ``error`` (from parsing
+        ``raw``) was the protobuf runtime's depth limit and truncating makes it parse; else None.
+
+        Its ``raw`` is the truncated request, so nothing deeper than what parses is forwarded.
+        """
+        if "depth" not in str(error).lower():
+            return None
+        try:
+            truncated, count = truncate_deep_values(signal, raw)
+        except _WireError:
+            return None
+        if not count:
+            return None
+        payload = cls(signal, raw=truncated)
+        try:
+            payload.message  # noqa: B018 - parses
+        except MalformedPayload:
+            return None
+        payload.truncated_values = count
+        return payload
 
     @property
     def parsed(self) -> bool:
@@ -125,6 +149,160 @@ class Payload:
         return count_items(self.signal, self.message)
 
 
+# --- values nested too deeply ---------------------------------------------------
+
+MAX_VALUE_DEPTH = 30
+"""AnyValue nesting kept when a request is too deep to parse (an attribute's value is level 1)."""
+TRUNCATED_MARKER = f"[truncated: nested deeper than {MAX_VALUE_DEPTH} levels]"
+
+_ANY_VALUE = "opentelemetry.proto.common.v1.AnyValue"
+
+
+class _WireError(ValueError):
+    pass
+
+
+def truncate_deep_values(signal: Signal, raw: bytes, max_depth: int = MAX_VALUE_DEPTH) -> tuple[bytes, int]:
+    """``raw`` with every AnyValue nested deeper than ``max_depth`` replaced by the string
+    ``TRUNCATED_MARKER``, and how many were replaced.
+
+    Why: upb (the protobuf runtime) refuses a message nested more than 100
+    levels deep, not configurably from Python, and a kvlist value costs three
+    levels, so about 31 nested kvlists fail the whole request. OTLP makes that
+    refusal permanent and the sender drops every other item of the batch. The
+    receiver instead truncates the one value and keeps the rest (counted in
+    ``otelproc_truncated_values_total``). With ``max_depth`` 30 the deepest
+    kept value ends at level 99 even under an exemplar's filtered attributes
+    (the deepest place a value starts, level 9), so the result always parses.
+
+    Walks the protobuf wire format along the OTLP schema, descending only into
+    messages that can hold an AnyValue and never below ``max_depth`` values,
+    so its recursion is bounded whatever the input. Raises ``_WireError`` on
+    bytes that are not well-formed protobuf.
+    """
+    count = [0]
+    out = _walk(signal.request_type.DESCRIPTOR, memoryview(raw), 0, max_depth, count)
+    return (raw if out is None else out), count[0]
+
+
+def _value_holders() -> frozenset[str]:
+    """Full names of the request message types that can contain an AnyValue."""
+    edges: dict[str, set[str]] = {}
+    todo = [s.request_type.DESCRIPTOR for s in _REQUEST_TYPES]
+    while todo:
+        desc = todo.pop()
+        if desc.full_name in edges:
+            continue
+        edges[desc.full_name] = {f.message_type.full_name for f in desc.fields if f.message_type is not None}
+        todo += [f.message_type for f in desc.fields if f.message_type is not None]
+    holders = {_ANY_VALUE}
+    changed = True
+    while changed:
+        changed = False
+        for name, children in edges.items():
+            if name not in holders and children & holders:
+                holders.add(name)
+                changed = True
+    return frozenset(holders)
+
+
+_HOLDERS = _value_holders()
+
+
+def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise _WireError("bad varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _encode_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _skip_group(buf: memoryview, pos: int) -> int:
+    depth = 1  # iterative: unknown groups may nest arbitrarily
+    while depth:
+        key, pos = _varint(buf, pos)
+        wire = key & 7
+        if wire == 0:
+            _, pos = _varint(buf, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            pos += length
+        elif wire == 3:
+            depth += 1
+        elif wire == 4:
+            depth -= 1
+        elif wire == 5:
+            pos += 4
+        else:
+            raise _WireError("bad wire type")
+        if pos > len(buf):
+            raise _WireError("truncated")
+    return pos
+
+
+def _walk(desc, buf: memoryview, depth: int, max_depth: int, count: list[int]) -> bytes | None:
+    """``buf`` (a message of type ``desc``, ``depth`` values deep) rewritten, or None if unchanged."""
+    pieces: list[bytes | memoryview] = []
+    last = pos = 0
+    end = len(buf)
+    fields = desc.fields_by_number
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, pos = _varint(buf, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 3:
+            pos = _skip_group(buf, pos)
+        elif wire == 2:
+            head = pos
+            length, pos = _varint(buf, pos)
+            start, pos = pos, pos + length
+            if pos > end:
+                raise _WireError("truncated")
+            field = fields.get(number)
+            child = field.message_type if field is not None else None
+            if child is None or child.full_name not in _HOLDERS:
+                continue
+            child_depth = depth + (child.full_name == _ANY_VALUE)
+            if child_depth > max_depth:
+                count[0] += 1
+                new: bytes | None = _MARKER_VALUE
+            else:
+                new = _walk(child, buf[start:pos], child_depth, max_depth, count)
+            if new is not None:
+                pieces += [buf[last:head], _encode_varint(len(new)), new]
+                last = pos
+        else:
+            raise _WireError("bad wire type")
+        if pos > end:
+            raise _WireError("truncated")
+    if not pieces:
+        return None
+    pieces.append(buf[last:])
+    return b"".join(pieces)
+
+
 def count_items(signal: Signal, request: Any) -> int:
     """Spans, log records or metric data points in a request."""
     if signal is Signal.TRACES:
@@ -140,6 +318,8 @@ def count_items(signal: Signal, request: Any) -> int:
                     total += len(getattr(m, kind).data_points)
     return total
 
+
+_MARKER_VALUE = b"\x0a" + _encode_varint(len(TRUNCATED_MARKER.encode())) + TRUNCATED_MARKER.encode()  # AnyValue{string_value}
 
 Consumer = Callable[[Payload], Awaitable[None]]
 """What receivers and connectors push payloads into: a pipeline's entry."""

@@ -3,16 +3,26 @@ mapping from pipeline outcomes to gRPC status codes.
 
 Handlers take the raw request bytes (no deserializer) so that a request no
 processor needs to change is forwarded as the very bytes it arrived as.
-The answer is sent only after every exporter of the pipeline acknowledged:
+The answer is sent only after every exporter of the pipeline acknowledged.
+Every refusal is counted in ``otelproc_refused_requests_total{signal,reason}``:
 
-| outcome                              | status              |
-|--------------------------------------|---------------------|
-| forwarded                            | OK                  |
-| malformed protobuf                   | INVALID_ARGUMENT    |
-| over max_recv_msg_size               | RESOURCE_EXHAUSTED (grpc core) |
-| next hop down / timed out            | UNAVAILABLE         |
-| next hop rejected the data for good  | INVALID_ARGUMENT    |
-| no pipeline for the signal           | UNIMPLEMENTED       |
+| outcome                              | status              | reason               |
+|--------------------------------------|---------------------|----------------------|
+| forwarded                            | OK                  |                      |
+| value nested too deeply, truncated   | OK + partial_success.error_message |  |
+| malformed protobuf                   | INVALID_ARGUMENT    | malformed            |
+| over max_recv_msg_size               | RESOURCE_EXHAUSTED (grpc core) | too_large |
+| next hop down / timed out            | UNAVAILABLE         | next_hop_unavailable |
+| next hop rejected the data for good  | INVALID_ARGUMENT    | next_hop_rejected    |
+| no pipeline for the signal, unknown method | UNIMPLEMENTED | unimplemented        |
+| a bug                                | INTERNAL            | internal             |
+| over max_concurrent_streams          | RESOURCE_EXHAUSTED (grpc core; not counted) |  |
+
+Export is served as a client-streaming method (a unary call is one message on
+the wire either way): grpc core refuses a message over max_recv_msg_size
+before any handler sees it, but a streaming handler still runs and reads no
+message, so that refusal is counted too. A call that ends without a message
+(the only other way to read none) is counted and answered the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +34,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from processors.api import Consumer, ExportError, MalformedPayload, Payload, Signal
+from google.protobuf.message import Message
+
+from processors.api import MAX_VALUE_DEPTH, TRUNCATED_MARKER, Consumer, ExportError, MalformedPayload, Payload, Signal
 from processors.telemetry import SelfTelemetry
 
 log = logging.getLogger("otelproc.server")
@@ -53,10 +65,20 @@ class Admission:
         if self.validate:
             try:
                 items = payload.item_count()  # parses; raises MalformedPayload
-            except MalformedPayload:
-                self.telemetry.refused(self.signal.value, "malformed")
-                raise
+            except MalformedPayload as exc:
+                payload = self._truncated(raw, exc)
+                items = payload.item_count()
             self.telemetry.received(self.signal.value, self.receiver_id, items)
+        return payload
+
+    def _truncated(self, raw: bytes, exc: MalformedPayload) -> Payload:
+        """The request with its too-deep values truncated (``truncate_deep_values``), or ``exc``
+        when depth was not what failed or truncating did not help."""
+        payload = Payload.truncating(self.signal, raw, exc)
+        if payload is None:
+            self.telemetry.refused(self.signal.value, "malformed")
+            raise exc
+        self.telemetry.truncated(self.signal.value, self.receiver_id, payload.truncated_values)
         return payload
 
     async def admit(self, payload: Payload) -> None:
@@ -70,10 +92,40 @@ class Admission:
             raise
 
 
-def _grpc_handler(admission: Admission):
-    async def export(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+def partial_success(signal: Signal, payload: Payload | None) -> Message:
+    """The Export*ServiceResponse for an accepted request: empty, or a partial-success
+    warning (nothing rejected) when values were truncated."""
+    response = signal.response_type()
+    if payload is not None and payload.truncated_values:
+        response.partial_success.error_message = (
+            f"{payload.truncated_values} attribute or body value(s) nested deeper than {MAX_VALUE_DEPTH} levels "
+            f"were replaced by {TRUNCATED_MARKER!r}; every item was accepted"
+        )
+    return response
+
+
+def _grpc_handler(admission: Admission, max_recv_bytes: int):
+    signal = admission.signal
+
+    async def export(requests, context: grpc.aio.ServicerContext) -> bytes:
+        messages = []
+        async for message in requests:
+            messages.append(message)
+            if len(messages) > 1:
+                break  # a unary method: do not buffer a stream
+        if len(messages) != 1:
+            # grpc core refused the message as too large (its status is already sent: count it now,
+            # before any await, as the call's task is cancelled at the next one), or none/several came.
+            admission.telemetry.refused(signal.value, "too_large" if not messages else "malformed")
+            if not messages:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                    f"no request message, or one over max_recv_msg_size ({max_recv_bytes} bytes)")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{len(messages)} request messages on a unary method")
+        raw = messages[0]
+        payload = None
         try:
-            await admission.admit(admission.payload_of(raw))
+            payload = admission.payload_of(raw)
+            await admission.admit(payload)
         except MalformedPayload as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except ExportError as exc:
@@ -83,9 +135,30 @@ def _grpc_handler(admission: Admission):
             log.exception("unexpected failure in %s export", admission.signal.value)
             admission.telemetry.refused(admission.signal.value, "internal")
             await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the processor log")
+        if payload.truncated_values:
+            return partial_success(signal, payload).SerializeToString()
         return _EMPTY_RESPONSE
 
-    return grpc.unary_unary_rpc_method_handler(export, request_deserializer=None, response_serializer=None)
+    return grpc.stream_unary_rpc_method_handler(export, request_deserializer=None, response_serializer=None)
+
+
+class _Unimplemented(grpc.GenericRpcHandler):
+    """Last in line: a method no other handler serves gets UNIMPLEMENTED, counted
+    (grpc core would answer the same, uncounted)."""
+
+    def __init__(self, telemetry: SelfTelemetry) -> None:
+        self.telemetry = telemetry
+
+    def service(self, handler_call_details):
+        method = handler_call_details.method or ""
+        label = next((s.value for s, name in SERVICE_NAMES.items() if method.startswith(f"/{name}/")), "")
+
+        async def unimplemented(_requests, context: grpc.aio.ServicerContext) -> bytes:
+            self.telemetry.refused(label, "unimplemented")
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"method {method} not served here")
+            return b""
+
+        return grpc.stream_unary_rpc_method_handler(unimplemented, request_deserializer=None, response_serializer=None)
 
 
 def build_grpc_server(endpoint: str, admissions: Mapping[Signal, Admission], *, max_recv_bytes: int,
@@ -104,13 +177,15 @@ def build_grpc_server(endpoint: str, admissions: Mapping[Signal, Admission], *, 
     )
     for signal, admission in admissions.items():
         server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE_NAMES[signal], {"Export": _grpc_handler(admission)}),)
+            (grpc.method_handlers_generic_handler(SERVICE_NAMES[signal], {"Export": _grpc_handler(admission, max_recv_bytes)}),)
         )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [SERVICE_NAMES[s] for s in admissions] + [health.SERVICE_NAME, reflection.SERVICE_NAME]
     # The *_pb2 modules imported by processors.api register the descriptors reflection serves.
     reflection.enable_server_reflection(names, server)
+    if admissions:
+        server.add_generic_rpc_handlers((_Unimplemented(next(iter(admissions.values())).telemetry),))
     port = server.add_insecure_port(endpoint)
     if port == 0:
         raise OSError(f"cannot listen on {endpoint}")

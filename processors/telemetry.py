@@ -18,6 +18,7 @@ RECEIVED = "otelproc_received_items"
 EXPORTED = "otelproc_exported_items"
 DROPPED = "otelproc_dropped_items"
 REFUSED = "otelproc_refused_requests"
+TRUNCATED = "otelproc_truncated_values"
 DURATION = "otelproc_processing_duration_seconds"
 
 _DURATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -41,6 +42,10 @@ class SelfTelemetry:
         self._refused = Counter(
             REFUSED, "Requests answered with an error status (the sender keeps or drops them)", ["signal", "reason"],
             registry=self.registry,
+        )
+        self._truncated = Counter(
+            TRUNCATED, "Attribute or body values nested too deeply to parse, replaced by a marker string "
+            "(the request was accepted)", ["signal", "receiver"], registry=self.registry,
         )
         self._shared: dict[Callable[[CollectorRegistry], Any], Any] = {}
         self._duration = Histogram(
@@ -67,6 +72,10 @@ class SelfTelemetry:
 
     def refused(self, signal: str, reason: str) -> None:
         self._refused.labels(signal, reason).inc()
+
+    def truncated(self, signal: str, receiver: str, values: int) -> None:
+        if values:
+            self._truncated.labels(signal, receiver).inc(values)
 
     def observe_duration(self, signal: str, processor: str, seconds: float) -> None:
         self._duration.labels(signal, processor).observe(seconds)

@@ -4,12 +4,14 @@ in gateway mode) and, optionally, OTLP/HTTP."""
 from __future__ import annotations
 
 
-from aiohttp import web
-from pydantic import Field
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
 
 from processors.api import Consumer, CreateSettings, Receiver, Signal
 from processors.config import ComponentConfig
-from processors.receivers.http import build_http_app
+from processors.receivers.http import HttpLimits, HttpServer
 from processors.registry import Factory
 from processors.server import SERVICE_NAMES, Admission, build_grpc_server, set_serving
 from processors.telemetry import SelfTelemetry
@@ -28,9 +30,52 @@ class GrpcConfig(ComponentConfig):
     )
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: object) -> float:
+    """A Go duration string ("10s", "1m30s", "250ms"), as the Collector's config spells them, in seconds."""
+    if not isinstance(value, str):
+        # A bare number would be nanoseconds to the Collector and seconds to a reader: refuse the guess.
+        raise ValueError('expected a duration string with a unit, such as "10s" or "500ms"')
+    text = value.strip()
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError('not a duration: use a number and a unit (ns, us, ms, s, m, h), such as "10s" or "1m30s"')
+    return total
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
 class HttpConfig(ComponentConfig):
     endpoint: str = Field(default="0.0.0.0:4318", description="host:port to listen on (default 0.0.0.0:4318)")
     max_request_body_size_mib: float = Field(default=20, gt=0, le=1024, description="Bodies above this get 413 (default 20)")
+    read_header_timeout: Duration = Field(
+        default=10.0, gt=0,
+        description='A request\'s headers must arrive within this of its first byte, or the connection is closed '
+                    '(default "10s"; the Collector\'s is 1m)',
+    )
+    read_timeout: Duration = Field(
+        default=30.0, gt=0,
+        description='The whole request, body included, must arrive within this of its first byte, or it gets 408 '
+                    'and the connection is closed (default "30s"; the Collector has none)',
+    )
+    idle_timeout: Duration = Field(
+        default=60.0, gt=0, description='A kept-alive connection waiting longer than this for its next request is closed '
+                                        '(default "60s", as the Collector)',
+    )
+    max_connections: int = Field(
+        default=512, gt=0,
+        description="Open connections at most; one more gets 503 with Retry-After and is closed at once (default 512; "
+                    "not a Collector key)",
+    )
 
 
 class OtlpReceiverConfig(ComponentConfig):
@@ -54,7 +99,7 @@ class OtlpReceiver(Receiver):
         self._consumers: dict[Signal, Consumer] = {}
         self._grpc = None
         self._health = None
-        self._http_runner: web.AppRunner | None = None
+        self._http: HttpServer | None = None
         self.grpc_port: int | None = None
         self.http_port: int | None = None
 
@@ -80,14 +125,14 @@ class OtlpReceiver(Receiver):
             self.log.info("%s: OTLP gRPC on %s (port %s)", self.id, g.endpoint, self.grpc_port)
         if self.config.http is not None:
             h = self.config.http
-            app = build_http_app(admissions, max_body_bytes=int(h.max_request_body_size_mib * _MIB))
-            # auto_decompress off: the receiver inflates gzip itself, bounded by the body limit.
-            self._http_runner = web.AppRunner(app, access_log=None, auto_decompress=False)
-            await self._http_runner.setup()
+            limits = HttpLimits(
+                max_body_bytes=int(h.max_request_body_size_mib * _MIB), read_header_timeout=h.read_header_timeout,
+                read_timeout=h.read_timeout, idle_timeout=h.idle_timeout, max_connections=h.max_connections,
+            )
+            self._http = HttpServer(admissions, self.telemetry, limits)
             host, port = h.endpoint.rsplit(":", 1)
-            site = web.TCPSite(self._http_runner, host.strip("[]"), int(port), reuse_port=True)
-            await site.start()
-            self.http_port = self._http_runner.addresses[0][1] if self._http_runner.addresses else int(port)
+            await self._http.start(host.strip("[]"), int(port))
+            self.http_port = self._http.port
             self.log.info("%s: OTLP/HTTP on %s (port %s)", self.id, h.endpoint, self.http_port)
 
     async def drain(self, grace_s: float) -> None:
@@ -97,10 +142,9 @@ class OtlpReceiver(Receiver):
         if self._grpc is not None:
             await self._grpc.stop(grace_s)
             self._grpc = None
-        if self._http_runner is not None:
-            await self._http_runner.shutdown()
-            await self._http_runner.cleanup()
-            self._http_runner = None
+        if self._http is not None:
+            await self._http.shutdown()
+            self._http = None
 
     async def shutdown(self) -> None:
         await self.drain(grace_s=0)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.common import span_request
-from processors.api import ExportError, Exporter, MalformedPayload, Payload, Signal
+from processors.api import MAX_VALUE_DEPTH, TRUNCATED_MARKER, ExportError, Exporter, MalformedPayload, Payload, Signal
 from processors.config import ComponentConfig
 from processors.registry import Factory, Registry
 from tests.processors.conftest import grpc_port, passthrough_yaml, serving
@@ -196,3 +196,144 @@ def _varint(n: int) -> bytes:
         out.append(b | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+# --- refusals counted in gRPC ---------------------------------------------------
+
+
+async def test_oversized_request_refused_by_grpc_core_is_counted(closed_port):
+    cfg = passthrough_yaml(closed_port, grpc_extra=", max_recv_msg_size_mib: 0.05")
+    async with serving(cfg) as rt:
+        big = span_request(512).SerializeToString()
+        assert await raw_export(grpc_port(rt), big) == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert await raw_export(grpc_port(rt), big, compression=grpc.Compression.Gzip) == \
+            grpc.StatusCode.RESOURCE_EXHAUSTED
+        tel = rt.service.telemetry
+        assert tel.value("otelproc_refused_requests_total", signal="traces", reason="too_large") == 2
+
+
+async def test_a_bug_is_internal_and_counted(closed_port):
+    from processors.api import Processor
+
+    class Broken(Processor):
+        def __init__(self, *_):
+            pass
+
+        def process(self, payload):
+            raise KeyError("a bug")
+
+    reg = Registry(extra={"processors": {"broken": Factory(type="broken", config_model=_SlowConfig, create=Broken)}})
+    cfg = passthrough_yaml(closed_port).replace("traces: {receivers: [otlp], exporters",
+                                                "traces: {receivers: [otlp], processors: [broken], exporters")
+    cfg = cfg.replace("\nservice:", "processors:\n  broken: {}\nservice:")
+    async with serving(cfg, reg) as rt:
+        assert await raw_export(grpc_port(rt), span_request(1).SerializeToString()) == grpc.StatusCode.INTERNAL
+        assert rt.service.telemetry.value("otelproc_refused_requests_total", signal="traces", reason="internal") == 1
+
+
+async def test_a_method_without_a_pipeline_is_unimplemented_and_counted(closed_port):
+    cfg = passthrough_yaml(closed_port).replace("    metrics: {receivers: [otlp], exporters: [otlp]}\n", "")
+    async with serving(cfg) as rt:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port(rt)}") as ch:
+            call = ch.unary_unary("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+                                  request_serializer=None, response_deserializer=None)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call(b"", timeout=10)
+            assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert rt.service.telemetry.value("otelproc_refused_requests_total", signal="metrics",
+                                          reason="unimplemented") == 1
+
+
+# --- values nested too deeply for the protobuf runtime -----------------------------
+
+
+class _Keep(Exporter):
+    def __init__(self, *_):
+        self.delivered: list[Payload] = []
+
+    async def export(self, payload):
+        self.delivered.append(payload)
+
+
+KEEP = Registry(extra={"exporters": {"keep": Factory(type="keep", config_model=_SlowConfig, create=_Keep)}})
+
+
+def _with_sibling(deep: bytes) -> bytes:
+    """``deep`` (a request of one span) with a second, ordinary span in another resource."""
+    return deep + span_request(3).SerializeToString()
+
+
+async def test_one_too_deep_value_is_truncated_and_the_batch_accepted():
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    async with serving(passthrough_yaml("127.0.0.1:1", extra="  keep: {}", exporter="keep"), KEEP) as rt:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port(rt)}") as ch:
+            call = ch.unary_unary(TRACE_EXPORT, request_serializer=None, response_deserializer=None)
+            answer = await call(_with_sibling(_nested_request(300)), timeout=10)
+        response = trace_service_pb2.ExportTraceServiceResponse.FromString(answer)
+        assert response.partial_success.rejected_spans == 0
+        assert "truncated" in response.partial_success.error_message
+        [delivered] = rt.service.exporters["keep"].delivered
+        assert delivered.item_count() == 4  # the deep span and its three siblings
+        forwarded = Payload(Signal.TRACES, raw=delivered.raw).message  # what goes on parses
+        value = forwarded.resource_spans[0].scope_spans[0].spans[0].attributes[0].value
+        depth = 1
+        while value.HasField("kvlist_value"):
+            value = value.kvlist_value.values[0].value
+            depth += 1
+        assert depth == MAX_VALUE_DEPTH + 1 and value.string_value == TRUNCATED_MARKER
+        tel = rt.service.telemetry
+        assert tel.value("otelproc_truncated_values_total", signal="traces", receiver="otlp") == 1
+        assert tel.value("otelproc_received_items_total", signal="traces", receiver="otlp") == 4
+        assert tel.total("otelproc_refused_requests_total") == 0
+
+
+def _deepest_value_level() -> tuple[Signal, list]:
+    """The path (field descriptors) to the AnyValue that starts deepest in any request."""
+    best: tuple[int, Signal, list] = (0, Signal.TRACES, [])
+    for signal in Signal:
+        todo = [(signal.request_type.DESCRIPTOR, [])]
+        while todo:
+            desc, path = todo.pop()
+            for f in desc.fields:
+                if f.message_type is None or f.message_type in [p.containing_type for p in path]:
+                    continue
+                if f.message_type.full_name == "opentelemetry.proto.common.v1.AnyValue":
+                    if len(path) + 1 > best[0]:
+                        best = (len(path) + 1, signal, [*path, f])
+                elif len(path) < 12:
+                    todo.append((f.message_type, [*path, f]))
+    return best[1], best[2]
+
+
+def test_truncated_values_parse_even_where_values_start_deepest():
+    signal, path = _deepest_value_level()
+    assert len(path) == 8  # an exemplar's filtered attribute in a histogram data point: the value is level 9
+    raw = _wrap(path, _nested_value(200))
+    with pytest.raises(MalformedPayload):
+        Payload(signal, raw=raw).item_count()
+    payload = Payload.truncating(signal, raw, MalformedPayload("Exceeded upb_DecodeOptions_MaxDepth"))
+    assert payload is not None and payload.truncated_values == 1
+    assert payload.item_count() == 1
+
+
+def _nested_value(depth: int) -> bytes:
+    def field(tag: int, body: bytes) -> bytes:
+        return bytes([tag]) + _varint(len(body)) + body
+
+    value = b""
+    for _ in range(depth):
+        kv = field(0x0A, b"k") + field(0x12, value)
+        value = field(0x32, field(0x0A, kv))
+    return value
+
+
+def _wrap(path, value: bytes) -> bytes:
+    """``value`` (an AnyValue) as the field at the end of ``path``, one message per step, built outwards."""
+    body = value
+    for f in reversed(path):
+        key = (f.number << 3) | 2
+        if f.message_type.full_name == "opentelemetry.proto.common.v1.KeyValue":
+            body = bytes([0x0A, 1]) + b"k" + body  # a key before the value
+        body = _varint(key) + _varint(len(body)) + body
+    return body
