@@ -24,6 +24,7 @@ from services.ingest.deps import IngestContext
 from services.ingest.ingestion import Ingestor
 from services.ingest.media import FileStorage, MediaUploads
 from services.ingest.ratelimit import SlidingWindowLimiter
+from services.ingest.replay import SeenSignatures
 from services.ingest.routers import diagnostics, ingest, media, metrics
 from services.ingest.settings import IngestSettings, get_settings
 from services.ingest.store import IngestStore
@@ -89,6 +90,8 @@ def create_app(settings: IngestSettings | None = None, *, obs_settings: obs.ObsS
                            log=log),
         limiter=SlidingWindowLimiter(redis_client, prefix=settings.REDIS_KEY_PREFIX,
                                      limit=settings.WHATSAPP_INGEST_RATE_LIMIT_PER_MINUTE),
+        signatures=SeenSignatures(redis_client, prefix=settings.REDIS_KEY_PREFIX,
+                                  max_age_s=settings.WHATSAPP_SIGNATURE_MAX_AGE_S),
         log=log,
         admin_guard=admin_guard(o.settings),
         version=o.settings.COMMIT,

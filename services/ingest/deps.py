@@ -2,7 +2,7 @@
 
 The chain runs in the order the seed counts it: token (401), then HMAC
 signature (403, or 401 when it is missing), then the per-client rate limit
-(429). Each refusal is counted and kept in ``recent_failures`` before the
+(429), then, with HMAC on, whether the signature was used before (409). Each refusal is counted and kept in ``recent_failures`` before the
 HTTPException leaves; details are short and stable, and never echo what the
 client sent.
 
@@ -26,8 +26,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from services.ingest.ingestion import Ingestor
 from services.ingest.media import MediaUploads
 from services.ingest.ratelimit import SlidingWindowLimiter
+from services.ingest.replay import SeenSignatures
 from services.ingest.schemas import IngestBatch
-from services.ingest.security import presented_token, token_matches, verify_signature
+from services.ingest.security import (
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_timestamp, presented_token, token_matches, verify_signature,
+)
 from services.ingest.settings import IngestSettings
 from services.ingest.store import IngestStore
 from services.ingest.telemetry import IngestMetrics
@@ -36,6 +39,7 @@ INVALID_TOKEN = "Invalid ingest token"
 SIGNATURE_REQUIRED = "Signature required"
 INVALID_SIGNATURE = "Invalid signature"
 RATE_LIMITED = "Rate limit exceeded"
+SIGNATURE_REPLAYED = "Signature already used"
 INVALID_PAYLOAD = "Invalid payload"
 TOO_LARGE = "Payload too large"
 
@@ -50,6 +54,7 @@ class IngestContext:
     ingestor: Ingestor
     media: MediaUploads
     limiter: SlidingWindowLimiter
+    signatures: SeenSignatures
     log: logging.Logger
     # obs's admin guard: the admin token unless OBS_METRICS_PUBLIC=true.
     admin_guard: Callable[[Request], None]
@@ -191,7 +196,30 @@ async def authenticated_batch(request: Request, ctx: ContextDep) -> IngestBatch:
         raise _reject(ctx, 413, "too_many_messages", TOO_LARGE, client_id=batch.client_id)
     # Redis round trips off the event loop; the thread inherits the request's trace context.
     await run_in_threadpool(rate_limit, ctx, "ingest", batch.client_id)
+    # The route gives the claim back if processing fails.
+    request.state.signature_claim = await run_in_threadpool(claim_signature, ctx, request, batch.client_id)
     return batch
 
 
 BatchDep = Annotated[IngestBatch, Depends(authenticated_batch)]
+
+
+def claim_signature(ctx: IngestContext, request: Request, client_id: str | None) -> str | None:
+    """Claim a verified request's signature (the claim's key); 409 when it was used before,
+    None when HMAC is off. Runs last in the chain, so that a request refused earlier claims nothing."""
+    if ctx.settings.WHATSAPP_HMAC_SECRET is None:
+        return None
+    signed_at = parse_timestamp(request.headers[TIMESTAMP_HEADER])
+    assert signed_at is not None  # verify_signature passed
+    key = ctx.signatures.claim(request.headers[SIGNATURE_HEADER].strip().lower(), signed_at,
+                               datetime.now(timezone.utc))
+    if key is None:
+        raise _refuse(ctx, 409, "replayed_signature", ("replayed", "signature_failures"), SIGNATURE_REPLAYED,
+                      client_id=client_id)
+    return key
+
+
+def release_signature(ctx: IngestContext, key: str | None) -> None:
+    """Give a claim back after the request failed, so that its retry is processed."""
+    if key is not None:
+        ctx.signatures.release(key)

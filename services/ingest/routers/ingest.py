@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from services.ingest.deps import BatchDep, ContextDep
+from services.ingest.deps import BatchDep, ContextDep, release_signature
 from services.ingest.schemas import IngestResult
 from services.obs import context as obs_context
 
@@ -19,6 +19,10 @@ def _request_id() -> str:
 
 
 @router.post("/integrations/whatsapp/ingest", response_model=IngestResult)
-def ingest(batch: BatchDep, ctx: ContextDep) -> IngestResult:
+def ingest(batch: BatchDep, ctx: ContextDep, request: Request) -> IngestResult:
     # A sync route: FastAPI runs it in a worker thread, where the SQL and Redis calls may block.
-    return ctx.ingestor.ingest(batch, request_id=_request_id())
+    try:
+        return ctx.ingestor.ingest(batch, request_id=_request_id())
+    except BaseException:
+        release_signature(ctx, request.state.signature_claim)
+        raise

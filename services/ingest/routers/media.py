@@ -13,7 +13,9 @@ import re
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from services.ingest.deps import BodyTooLarge, ContextDep, check_signature, check_token, rate_limit, read_body
+from services.ingest.deps import (
+    BodyTooLarge, ContextDep, check_signature, check_token, claim_signature, rate_limit, read_body, release_signature,
+)
 from services.ingest.media import MediaRefused, Upload
 from services.ingest.schemas import MediaResult
 
@@ -43,11 +45,16 @@ async def upload_media(request: Request, ctx: ContextDep) -> MediaResult:
         raise _http(ctx.media.refuse(client_id, 413, "media_too_large")) from None
     check_signature(ctx, request, data, client_id)
     await run_in_threadpool(rate_limit, ctx, "media", client_id)
+    claim = await run_in_threadpool(claim_signature, ctx, request, client_id)
     upload = Upload(client_id=client_id, message_id=message_id, kind=kind, mimetype=mimetype, data=data)
     try:
         return await run_in_threadpool(ctx.media.upload, upload)
     except MediaRefused as exc:
+        release_signature(ctx, claim)
         raise _http(exc) from None
+    except BaseException:
+        release_signature(ctx, claim)
+        raise
 
 
 def _http(exc: MediaRefused) -> HTTPException:
