@@ -130,7 +130,8 @@ class MemoryStore(Store):
     async def swap_levels(self, levels: dict[str, str]) -> dict[str, str]:
         changed = _diff_levels(self._levels, levels)
         for sid in changed:
-            self._levels[sid] = levels[sid]
+            if sid in self._sessions:  # not one evicted since the evaluation: its level would stay behind
+                self._levels[sid] = levels[sid]
         return changed
 
     async def lead(self, replica_id: str, ttl_s: float) -> bool:
@@ -168,6 +169,14 @@ end
 return {conflicts, evicted}
 """
 
+# Record each (session, level) pair of a session that still exists (not evicted since the evaluation).
+_LEVELS_SCRIPT = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 0
+"""
+
 _LEASE_SCRIPT = """
 local cur = redis.call('GET', KEYS[1])
 if not cur then
@@ -199,6 +208,7 @@ class RedisStore(Store):
         self.max_sessions = max_sessions
         self._cas = self._redis.register_script(_CAS_SCRIPT)
         self._lease = self._redis.register_script(_LEASE_SCRIPT)
+        self._set_levels = self._redis.register_script(_LEVELS_SCRIPT)
         self._resign = self._redis.register_script(_RESIGN_SCRIPT)
         self._cache: dict[str, tuple[bytes, SessionState]] = {}  # decoded states by version, for all()
 
@@ -293,7 +303,8 @@ class RedisStore(Store):
         previous = {k.decode(): v.decode() for k, v in (await self._redis.hgetall(self.k_level)).items()}
         changed = _diff_levels(previous, levels)
         if changed:
-            await self._redis.hset(self.k_level, mapping={sid: levels[sid] for sid in changed})
+            args = [x for sid in changed for x in (sid, levels[sid])]
+            await self._set_levels(keys=[self.k_level, self.k_state], args=args)
         return changed
 
     async def lead(self, replica_id: str, ttl_s: float) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from processors.session_health import events as ev
 from processors.session_health.config import SessionHealthConfig
 from processors.session_health.connector import EVICTED_SESSIONS
-from processors.session_health.store import RedisStore
+from processors.session_health.store import MemoryStore, RedisStore
 from tests.processors.session_health.helpers import T0, FakeClock, Session, ignored, make_connector, payload, record
 
 TOKEN = "limits-token"
@@ -89,6 +89,22 @@ async def test_past_max_sessions_the_stalest_is_evicted_in_redis(redis_srv) -> N
             await other.close()
     finally:
         await store.close()
+
+
+async def test_a_session_evicted_after_an_evaluation_leaves_no_level_behind(redis_srv) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    for store in (MemoryStore(max_sessions=1), RedisStore(redis_srv.url, prefix, max_sessions=1)):
+        await store.start()
+        try:
+            conn = make_connector(FakeClock(), store=store, max_sessions=1)
+            await conn.export(payload(record("corruption_detected", ts=T0, session="a")))
+            snap = await conn.rollup.evaluate()
+            await conn.export(payload(record("heartbeat", ts=T0, session="b")))  # evicts a
+            assert await store.swap_levels({sid: v.level for sid, v in snap.views.items()}) == {"a": "ok"}
+            assert await store.swap_levels({}) == {}
+            assert await store.swap_levels({"a": "critical"}) == {"a": "ok"}  # still never recorded
+        finally:
+            await store.close()
 
 
 async def test_many_sessions_with_huge_ids_keep_the_fleet_bodies_bounded() -> None:
