@@ -18,6 +18,7 @@ LATENCY_SAMPLES = 64  # recent reconnect latencies kept for the percentiles
 # Identities of the last records folded. A repeat of an older record is older than the session's newest
 # event, so out_of_order already keeps it out; these cover the newest ones, which that check lets through.
 RECENT_RECORDS = 16
+MAX_TEXT_CHARS = 256  # auth method, lock holder and operation are kept (and served) cut to this
 DEFAULT_BREAKER_THRESHOLD = 3  # seed 001's circuitBreaker.threshold when the event does not say
 
 
@@ -158,7 +159,7 @@ def _apply_kind(st: SessionState, event: ev.SessionEvent) -> None:
         st.auth_last_at = ts
         method = attrs.get(ev.ATTR_AUTH_METHOD)
         if isinstance(method, str):
-            st.auth_method = method
+            st.auth_method = method[:MAX_TEXT_CHARS]
         _reset_integrity(st)
     elif kind == ev.CREDENTIALS_WRITTEN:
         st.credentials_written_at = ts
@@ -180,5 +181,5 @@ def _apply_kind(st: SessionState, event: ev.SessionEvent) -> None:
     elif kind == ev.LOCK:
         st.lock_held = attrs[ev.ATTR_LOCK_HELD]
         holder, operation = attrs.get(ev.ATTR_LOCK_HOLDER), attrs.get(ev.ATTR_LOCK_OPERATION)
-        st.lock_holder = str(holder) if st.lock_held and holder is not None else None
-        st.lock_operation = str(operation) if st.lock_held and operation is not None else None
+        st.lock_holder = str(holder)[:MAX_TEXT_CHARS] if st.lock_held and holder is not None else None
+        st.lock_operation = str(operation)[:MAX_TEXT_CHARS] if st.lock_held and operation is not None else None

@@ -13,6 +13,7 @@ import pytest
 from processors.session_health import events as ev
 from processors.session_health.config import SessionHealthConfig
 from processors.session_health.connector import EVICTED_SESSIONS
+from processors.session_health.state import MAX_TEXT_CHARS
 from processors.session_health.store import MemoryStore, RedisStore
 from tests.processors.session_health.helpers import T0, FakeClock, Session, ignored, make_connector, payload, record
 
@@ -47,6 +48,16 @@ async def test_an_overlong_tenant_id_is_refused_and_counted() -> None:
                               resource={"tenant.id": "r" * 9}))
     assert [st.session_id for st in await conn.store.all()] == ["a"]
     assert ignored(conn, ev.TENANT_ID_TOO_LONG) == 2
+
+
+async def test_free_text_kept_per_session_is_cut() -> None:
+    conn = make_connector()
+    s = Session(conn, FakeClock())
+    await s.send("auth", **{"wa.auth.method": "m" * 100_000})
+    await s.send("lock", **{"wa.lock.held": True, "wa.lock.holder": "h" * 100_000, "wa.lock.operation": "o" * 300})
+    st = (await conn.rollup.session("s1")).state
+    assert (st.auth_method, st.lock_holder, st.lock_operation) == ("m" * MAX_TEXT_CHARS, "h" * MAX_TEXT_CHARS,
+                                                                    "o" * MAX_TEXT_CHARS)
 
 
 async def _evict_the_stalest(conn, clock) -> None:
