@@ -2,7 +2,8 @@
 receiver of a metrics (and optionally a logs) pipeline.
 
 ``export`` only folds events into the store and never raises: bad records are
-counted by reason. A task started in ``start`` evaluates the fleet on a clock
+counted by reason, and a record sent again (a retry after the next hop failed)
+is recognised by its identity and not folded twice (state.py). A task started in ``start`` evaluates the fleet on a clock
 (heartbeat age grows with no event at all), announces level changes as log
 records and pushes metrics into the attached pipelines. With a shared Redis
 store, only the replica holding the lease announces and emits.
