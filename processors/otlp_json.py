@@ -8,6 +8,14 @@ rest of what the OTLP/HTTP JSON encoding allows (integers as numbers or
 strings, enum names, snake_case keys, unknown keys ignored), so the OTLP/HTTP
 receiver uses it for ``application/json`` bodies.
 
+``decode`` refuses, with MalformedPayload naming the key, what JSON parsers
+disagree on or the Collector refuses: a key given twice in one object (which
+one wins differs between parsers), the bare ``NaN``/``Infinity`` literals
+(not JSON; doubles spell them as strings), an integer of more than 4,300
+digits (Python's conversion limit; no OTLP field holds one), and an enum
+(``kind``, ``code``, ``severityNumber``, ``aggregationTemporality``) that is
+neither an integer nor one of its value names.
+
 Both build on ``google.protobuf.json_format``, which already follows the
 proto3 JSON mapping. Only these differ in what pdata writes, and the walks
 below fix exactly those:
@@ -30,7 +38,9 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +78,7 @@ def decode(signal: Signal, text: str | bytes) -> Message:
     try:
         # OTLP/JSON is UTF-8; json.loads alone would also guess UTF-16 and UTF-32 from bytes.
         text = text.decode("utf-8") if isinstance(text, (bytes, bytearray)) else text
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
         if _SURROGATE_ESCAPE.search(text):
             # "\ud800" is valid JSON but no Unicode text: protobuf strings (and field names) cannot hold it.
             json.dumps(data, ensure_ascii=False).encode("utf-8")
@@ -78,15 +88,23 @@ def decode(signal: Signal, text: str | bytes) -> Message:
         raise MalformedPayload(f"malformed OTLP/JSON {what}: a lone UTF-16 surrogate is not text") from None
     except json.JSONDecodeError as exc:
         raise MalformedPayload(f"malformed OTLP/JSON {what}: not JSON ({exc})") from None
+    except _Refused as exc:
+        key = _key_before(text, _CONSTANT_AFTER_KEY) if isinstance(exc, _Constant) else ""
+        raise MalformedPayload(f"malformed OTLP/JSON {what}: {key}{exc}") from None
     except RecursionError:
         raise MalformedPayload(f"malformed OTLP/JSON {what}: nested too deeply") from None
+    except ValueError:
+        # json raises a plain ValueError for an integer past sys.get_int_max_str_digits().
+        key = _key_before(text, _LONG_INT)
+        raise MalformedPayload(f"malformed OTLP/JSON {what}: {key}an integer of more than "
+                               f"{sys.get_int_max_str_digits()} digits") from None
     if not isinstance(data, dict):
         raise MalformedPayload(f"malformed OTLP/JSON {what}: expected an object, got {type(data).__name__}")
     message = signal.request_type()
     try:
         _DECODE_FIXUPS[signal](data)
         json_format.ParseDict(data, message, ignore_unknown_fields=True)
-    except _BadId as exc:
+    except (_BadId, _Refused) as exc:
         raise MalformedPayload(f"malformed OTLP/JSON {what}: {exc}") from None
     except json_format.ParseError as exc:
         raise MalformedPayload(f"malformed OTLP/JSON {what}: {exc}") from None
@@ -96,6 +114,36 @@ def decode(signal: Signal, text: str | bytes) -> Message:
         # json_format lets these through for numbers it cannot convert (an enum given as 1e309).
         raise MalformedPayload(f"malformed OTLP/JSON {what}: {type(exc).__name__}: {exc}") from None
     return message
+
+
+class _Refused(ValueError):
+    pass
+
+
+class _Constant(_Refused):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _Refused(f"key {dup[:80]!r} appears twice in one object")
+    return obj
+
+
+_CONSTANT_AFTER_KEY = re.compile(r'"((?:[^"\\]|\\.){0,200})"\s*:\s*(?:-?Infinity|NaN)\b')
+_LONG_INT = re.compile(r'"((?:[^"\\]|\\.){0,200})"\s*:\s*-?\d{4301}')
+
+
+def _no_constant(name: str) -> Any:
+    raise _Constant(f"{name} is not a JSON value (write a special double as the string \"{name}\")")
+
+
+def _key_before(text: str, pattern: re.Pattern[str]) -> str:
+    match = pattern.search(text)
+    return f"{match.group(1)!r}: " if match else ""
 
 
 # --- encode: json_format's dict -> pdata's ------------------------------------
@@ -245,12 +293,37 @@ def _b64_ids(obj: dict[str, Any], where: str, *keys: str) -> None:
             obj[key] = base64.b64encode(raw).decode("ascii")
 
 
+def _check_enum(obj: dict[str, Any], where: str, camel: str, snake: str) -> None:
+    """An enum is an integer or a string (a name); json_format would take 2.5 as 2 and true as 1,
+    and skip a non-finite number silently."""
+    for key in (camel, snake):
+        value = obj.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            ok = False
+        elif isinstance(value, int):
+            ok = True
+        elif isinstance(value, float):
+            ok = math.isfinite(value) and value.is_integer()
+        elif isinstance(value, str):
+            ok = True  # an unknown name is skipped like an unknown key (OTLP/JSON forward compatibility)
+        else:
+            ok = False
+        if not ok:
+            raise _Refused(f"{where}.{key}: {str(value)[:80]} is not an enum value (an integer or a name)")
+
+
 def _dec_traces(data: dict[str, Any]) -> None:
     for i, rs in enumerate(_items(data, "resourceSpans", "resource_spans")):
         for j, ss in enumerate(_items(rs, "scopeSpans", "scope_spans")):
             for k, span in enumerate(_items(ss, "spans", "spans")):
                 where = f"resourceSpans[{i}].scopeSpans[{j}].spans[{k}]"
                 _b64_ids(span, where, "traceId", "spanId", "parentSpanId")
+                _check_enum(span, where, "kind", "kind")
+                status = _child(span, "status")
+                if status is not None:
+                    _check_enum(status, f"{where}.status", "code", "code")
                 for n, link in enumerate(_items(span, "links", "links")):
                     _b64_ids(link, f"{where}.links[{n}]", "traceId", "spanId")
 
@@ -265,6 +338,8 @@ def _dec_metrics(data: dict[str, Any]) -> None:
                     body = _child(metric, camel, snake)
                     if body is None:
                         continue
+                    _check_enum(body, f"resourceMetrics[{i}].scopeMetrics[{j}].metrics[{k}].{camel}",
+                                "aggregationTemporality", "aggregation_temporality")
                     for p, point in enumerate(_items(body, "dataPoints", "data_points")):
                         where = f"resourceMetrics[{i}].scopeMetrics[{j}].metrics[{k}].{camel}.dataPoints[{p}]"
                         for e, exemplar in enumerate(_items(point, "exemplars", "exemplars")):
@@ -275,7 +350,9 @@ def _dec_logs(data: dict[str, Any]) -> None:
     for i, rl in enumerate(_items(data, "resourceLogs", "resource_logs")):
         for j, sl in enumerate(_items(rl, "scopeLogs", "scope_logs")):
             for k, record in enumerate(_items(sl, "logRecords", "log_records")):
-                _b64_ids(record, f"resourceLogs[{i}].scopeLogs[{j}].logRecords[{k}]", "traceId", "spanId")
+                where = f"resourceLogs[{i}].scopeLogs[{j}].logRecords[{k}]"
+                _b64_ids(record, where, "traceId", "spanId")
+                _check_enum(record, where, "severityNumber", "severity_number")
 
 
 _DECODE_FIXUPS: dict[Signal, Callable[[dict[str, Any]], None]] = {

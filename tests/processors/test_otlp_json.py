@@ -475,3 +475,34 @@ def test_collector_file_exporter_lines_match_encode_and_decode(file_sink_collect
     # Numbers compare as floats: Go writes an integral double as 120 or 42691393249779740
     # where Python writes 120.0 or 4.269139324977974e+16, the same double.
     assert json.loads(otlp_json.encode(signal, request), parse_int=float) == json.loads(line, parse_int=float)
+
+
+_SPAN = '{"resourceSpans":[{"scopeSpans":[{"spans":[%s]}]}]}'
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    (_SPAN % ('{"startTimeUnixNano": %s}' % ("1" * 4301)), "'startTimeUnixNano': an integer of more than 4300 digits"),
+    (_SPAN % ('{"kind": %s}' % ("2" * 5000)), "'kind': an integer of more than 4300 digits"),
+    (_SPAN % '{"name": "a", "name": "b"}', "key 'name' appears twice in one object"),
+    ('{"resourceSpans": [], "resourceSpans": []}', "key 'resourceSpans' appears twice"),
+    (_SPAN % '{"kind": NaN}', "'kind': NaN is not a JSON value"),
+    (_SPAN % '{"kind": -Infinity}', "'kind': -Infinity is not a JSON value"),
+    (_SPAN % '{"kind": 2.5}', "spans[0].kind: 2.5 is not an enum value"),
+    (_SPAN % '{"kind": true}', "spans[0].kind: True is not an enum value"),
+    (_SPAN % '{"status": {"code": 1.5}}', "spans[0].status.code: 1.5 is not an enum value"),
+    ('{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber": [9]}]}]}]}',
+     "logRecords[0].severityNumber: [9] is not an enum value"),
+    ('{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"aggregationTemporality": 1.25}}]}]}]}',
+     "metrics[0].sum.aggregationTemporality: 1.25 is not an enum value"),
+], ids=["long-int", "long-int-enum", "duplicate-key", "duplicate-top-key", "nan-enum", "infinity-enum",
+        "fractional-enum", "bool-enum", "fractional-status", "list-severity", "fractional-temporality"])
+def test_ambiguous_json_is_refused_naming_the_field(body, problem):
+    signal = Signal.LOGS if "resourceLogs" in body else Signal.METRICS if "resourceMetrics" in body else Signal.TRACES
+    with pytest.raises(MalformedPayload) as err:
+        otlp_json.decode(signal, body.encode())
+    assert problem in str(err.value)
+
+
+def test_integral_enum_numbers_and_unknown_names_still_decode():
+    req = otlp_json.decode(Signal.TRACES, (_SPAN % '{"kind": 2.0}, {"kind": "2"}, {"kind": "NaN"}').encode())
+    assert [s.kind for s in req.resource_spans[0].scope_spans[0].spans] == [2, 2, 0]

@@ -316,3 +316,16 @@ def test_bad_durations_name_the_key(value, problem):
         build_service(parse_config(cfg), registry=RECORDING)
     assert err.value.path == "receivers.otlp.http.read_header_timeout"
     assert problem in err.value.problem
+
+
+@pytest.mark.parametrize("body", [
+    '{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano": %s}]}]}]}' % ("1" * 5000),
+    '{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind": NaN}]}]}]}',
+    '{"resourceSpans":[{"scopeSpans":[{"spans":[{"name": "a", "name": "b"}]}]}]}',
+], ids=["long-int", "nan-enum", "duplicate-key"])
+async def test_ambiguous_json_bodies_are_counted_400s(body):
+    async with serving(http_yaml(), RECORDING) as rt:
+        status, answer = await post(rt, "/v1/traces", body.encode(), "application/json")
+        assert status == 400 and b"malformed OTLP/JSON" in answer
+        assert _refused(rt, "malformed") == 1 and _refused(rt, "internal") == 0
+        assert _spans_delivered(rt) == 0
