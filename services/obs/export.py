@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -81,24 +82,69 @@ def clean_attributes(attributes: Any) -> Any:
     return attributes if out is None else out
 
 
+class _CleanedSpan(ReadableSpan):
+    """A cleaned copy of a span that reports the original's dropped counts.
+
+    The SDK reads them off its own bounded containers, which a copy does not have.
+    """
+
+    def __init__(self, original: ReadableSpan, **fields: Any) -> None:
+        super().__init__(**fields)
+        self._dropped = (original.dropped_attributes, original.dropped_events, original.dropped_links)
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        return self._dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        return self._dropped[2]
+
+
+def _event_attributes(event: Event, cleaned: Any) -> Any:
+    """``cleaned`` as an event's attributes that still say how many the SDK dropped."""
+    dropped = event.dropped_attributes
+    if not dropped:
+        return cleaned
+    bounded = BoundedAttributes(maxlen=None, attributes=cleaned, immutable=True)
+    bounded.dropped = dropped
+    return bounded
+
+
 def clean_span(span: ReadableSpan) -> ReadableSpan:
-    """The span as it may be exported; the same span (no copy) when it was already clean, the common case."""
-    name = scrub_text(span.name)
-    attributes = clean_attributes(span.attributes)
-    events = [(e, clean_attributes(e.attributes)) for e in span.events]
-    status = span.status
-    if status.description:
-        status = Status(status.status_code, scrub_text(status.description))
-    if (name == span.name and attributes is span.attributes and status is span.status
+    """The span as it may be exported; the same span (no copy) when it was already clean, the common case.
+
+    A copy keeps the dropped attribute, event and link counts of the original.
+    """
+    name = span.name
+    clean_name = scrub_text(name) if isinstance(name, str) else name
+    # ReadableSpan.attributes and .events make a new view on every call: read each once.
+    original_attributes = span.attributes
+    attributes = clean_attributes(original_attributes)
+    original_events = span.events
+    events = [(e, clean_attributes(e.attributes)) for e in original_events]
+    original_status = span.status
+    status = original_status
+    if status is not None and isinstance(status.description, str) and status.description:
+        description = scrub_text(status.description)
+        if description != status.description:
+            status = Status(status.status_code, description)
+    if (clean_name == name and attributes is original_attributes and status is original_status
             and all(cleaned is e.attributes for e, cleaned in events)):
         return span
-    return ReadableSpan(
-        name=name,
+    return _CleanedSpan(
+        span,
+        name=clean_name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
         attributes=attributes,
-        events=[Event(e.name, cleaned, e.timestamp) for e, cleaned in events],
+        events=[e if cleaned is e.attributes else Event(e.name, _event_attributes(e, cleaned), e.timestamp)
+                for e, cleaned in events],
         links=span.links,
         kind=span.kind,
         status=status,

@@ -1,22 +1,26 @@
-"""OTLP span encoding at less than half the cost of the exporter's own.
+"""OTLP span encoding in place, the exporter's own encoding at a fraction of its cost.
 
 ``opentelemetry-exporter-otlp-proto-common`` builds every span from keyword
 constructors (``Span(attributes=[KeyValue(value=AnyValue(...))])``), and
 protobuf copies each nested message into its parent once more. Writing the
 fields in place on the request (``.add()``, attribute assignment) makes the
-same message without the copies: about 12 µs per span instead of 29 here.
-That work runs in the export thread, but it holds the GIL the request
-threads need, so it is paid in request latency too.
+same message without the copies. That work runs in the export thread, but it
+holds the GIL the request threads need, so it is paid in request latency too.
 
-The output is byte for byte what ``encode_spans`` makes (checked by
-tests/services/obs/test_otlp_encode.py against it); resources and scopes are
-still encoded by the library's helpers.
+The output is byte for byte what the library's ``encode_spans`` makes, for
+any span the SDK's ``ReadableSpan`` holds (a property test against it:
+tests/services/obs/test_otlp_encode.py), with one difference: a span that
+cannot be encoded at all is left out of its batch and counted
+(``FastOTLPSpanExporter.dropped_spans``), where the library raises and the
+whole batch is lost. Resources and scopes are still encoded by the library's
+helpers (``upstream_internals``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common._internal import (
@@ -46,7 +50,11 @@ _IS_REMOTE = SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 
 
 def _set_value(target: Any, value: Any) -> None:
-    """``AnyValue`` in place; the same type order as the library's ``_encode_value``."""
+    """``AnyValue`` in place; the same type order as the library's ``_encode_value``.
+
+    Raises on a value the library cannot encode either (an unknown type, an int outside 64 bits), at any
+    depth: the caller then drops the whole top-level attribute, as the library does.
+    """
     if value is None:
         target.SetInParent()
     elif isinstance(value, bool):
@@ -65,17 +73,21 @@ def _set_value(target: Any, value: Any) -> None:
         for item in value:
             _set_value(values.add(), item)
     elif isinstance(value, Mapping):
+        values = target.kvlist_value.values
         target.kvlist_value.SetInParent()
-        _set_attributes(target.kvlist_value.values, value, keys_as_str=True)
+        for key, item in value.items():
+            kv = values.add()
+            kv.key = str(key)
+            _set_value(kv.value, item)
     else:
         raise TypeError(f"Invalid type {type(value)} of value {value}")
 
 
-def _set_attributes(target: Any, attributes: Mapping[str, Any], *, keys_as_str: bool = False) -> None:
+def _set_attributes(target: Any, attributes: Mapping[str, Any]) -> None:
     for key, value in attributes.items():
         try:
             kv = target.add()
-            kv.key = str(key) if keys_as_str else key
+            kv.key = key
             _set_value(kv.value, value)
         except Exception:  # noqa: BLE001 - as the library does: one bad value drops that attribute only
             del target[-1]
@@ -95,16 +107,24 @@ def _fill_span(out: Any, span: ReadableSpan) -> None:
         if parent.is_remote:
             flags |= _IS_REMOTE
     out.flags = flags
-    out.name = span.name
+    # None (a name the SDK accepts, an unended span's end) is the field left unset, as the library's
+    # keyword constructors leave it.
+    if span.name is not None:
+        out.name = span.name
     out.kind = _KIND[span.kind]
-    out.start_time_unix_nano = span.start_time
-    out.end_time_unix_nano = span.end_time
-    if span.attributes:
-        _set_attributes(out.attributes, span.attributes)
+    if span.start_time is not None:
+        out.start_time_unix_nano = span.start_time
+    if span.end_time is not None:
+        out.end_time_unix_nano = span.end_time
+    attributes = span.attributes
+    if attributes:
+        _set_attributes(out.attributes, attributes)
     for event in span.events:
         ev = out.events.add()
-        ev.name = event.name
-        ev.time_unix_nano = event.timestamp
+        if event.name is not None:
+            ev.name = event.name
+        if event.timestamp is not None:
+            ev.time_unix_nano = event.timestamp
         if event.attributes:
             _set_attributes(ev.attributes, event.attributes)
         ev.dropped_attributes_count = event.dropped_attributes
@@ -127,16 +147,59 @@ def _fill_span(out: Any, span: ReadableSpan) -> None:
     out.dropped_links_count = span.dropped_links
 
 
-def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-    """The ``ExportTraceServiceRequest`` of ``spans``: grouped by resource, then instrumentation scope."""
-    # Keyed by identity: a provider's spans share one Resource object, and Resource.__hash__ serialises
-    # its attributes to JSON on every call. Equal resources held in distinct objects just form two groups.
-    grouped: dict[int, tuple[Any, dict[Any, list[ReadableSpan]]]] = {}
-    for span in spans:
-        _, scopes = grouped.setdefault(id(span.resource), (span.resource, {}))
+class _Groups:
+    """Spans by resource, then scope, in the order the library groups them.
+
+    The library keys its groups by ``Resource`` equality, whose ``__hash__`` serialises the attributes to
+    JSON on every call. A provider's spans share one Resource object, so each distinct object is compared
+    (``==``) with the groups so far once, and its spans then go by identity.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, dict[Any, list[ReadableSpan]]] = {}
+        self.groups: list[tuple[Any, dict[Any, list[ReadableSpan]]]] = []
+
+    def add(self, span: ReadableSpan) -> None:
+        resource = span.resource
+        scopes = self.by_id.get(id(resource))
+        if scopes is None:
+            for known, known_scopes in self.groups:
+                if known == resource:
+                    scopes = known_scopes
+                    break
+            else:
+                scopes = {}
+                self.groups.append((resource, scopes))
+            self.by_id[id(resource)] = scopes
         scopes.setdefault(span.instrumentation_scope or None, []).append(span)
+
+
+def encode_spans(spans: Sequence[ReadableSpan],
+                 on_drop: Callable[[ReadableSpan, BaseException], None] | None = None) -> ExportTraceServiceRequest:
+    """The ``ExportTraceServiceRequest`` of ``spans``: grouped by resource, then instrumentation scope.
+
+    A span that cannot be encoded at all (a name or status message that is not a string, an unknown
+    kind, a broken context) is left out and reported to ``on_drop``: the request is what the library
+    makes of the batch without it. The library's encoder raises instead, and the whole batch is lost.
+    """
+    dropped: dict[int, BaseException] = {}
+    request = _encode(spans, dropped)
+    if dropped:
+        # Rare: encoded again without them, so that the groups' order is the batch's without them too.
+        request = _encode([s for s in spans if id(s) not in dropped], {})
+        if on_drop is not None:
+            for span in spans:
+                if id(span) in dropped:
+                    on_drop(span, dropped[id(span)])
+    return request
+
+
+def _encode(spans: Sequence[ReadableSpan], dropped: dict[int, BaseException]) -> ExportTraceServiceRequest:
+    groups = _Groups()
+    for span in spans:
+        groups.add(span)
     request = ExportTraceServiceRequest()
-    for resource, scopes in grouped.values():
+    for resource, scopes in groups.groups:
         resource_spans = request.resource_spans.add()
         resource_spans.resource.CopyFrom(_encode_resource(resource))
         if resource.schema_url:
@@ -148,12 +211,31 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
                 scope_spans.schema_url = scope.schema_url
             out = scope_spans.spans
             for span in scope_members:
-                _fill_span(out.add(), span)
+                try:
+                    _fill_span(out.add(), span)
+                except Exception as exc:  # noqa: BLE001 - that span is dropped, never the batch
+                    del out[-1]
+                    dropped[id(span)] = exc
     return request
 
 
 class FastOTLPSpanExporter(OTLPSpanExporter):
-    """``OTLPSpanExporter`` (gRPC, retries, TLS, headers, OTEL_* settings) with the in-place encoder."""
+    """``OTLPSpanExporter`` (gRPC, retries, TLS, headers, OTEL_* settings) with the in-place encoder.
+
+    ``dropped_spans``: how many spans were left out of their batch because they could not be encoded
+    (each one is also logged, with the reason).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dropped_spans = 0
+        self._drop_lock = threading.Lock()
+
+    def _dropped(self, span: ReadableSpan, exc: BaseException) -> None:
+        with self._drop_lock:
+            self.dropped_spans += 1
+        _log.error("span %r dropped from the export batch: it cannot be encoded (%s: %s)",
+                   getattr(span, "name", None), type(exc).__name__, exc)
 
     def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-        return encode_spans(data)
+        return encode_spans(data, self._dropped)
