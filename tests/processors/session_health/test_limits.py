@@ -5,6 +5,7 @@ Redis, so the fleet bodies and /session/metrics stay bounded too."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import aiohttp
@@ -147,3 +148,47 @@ async def test_many_sessions_with_huge_ids_keep_the_fleet_bodies_bounded() -> No
 def test_the_limits_must_be_positive(key: str) -> None:
     with pytest.raises(ValueError, match=key):
         SessionHealthConfig.model_validate({key: 0})
+
+
+async def test_a_large_fleet_exposition_is_rendered_off_the_event_loop() -> None:
+    """/session/metrics for the largest fleet takes about a second to write: meanwhile the public
+    health check still answers at once (timed from a thread of its own: the loop's timers would wait too)."""
+    import threading
+    import time
+    import urllib.request
+
+    clock = FakeClock()
+    sessions = 10_000
+    conn = make_connector(clock, token=TOKEN, evaluation_interval_s=3600, max_sessions=sessions,
+                          api={"endpoint": "127.0.0.1:0"})
+    await conn.start()
+    try:
+        for batch in range(10):
+            await conn.export(payload(*(record("heartbeat", ts=T0, session=f"{batch}-{i}-" + "z" * 100)
+                                        for i in range(sessions // 10))))
+        await conn.evaluate_now()
+        base = f"http://127.0.0.1:{conn.api.port}"
+        timings: list[float] = []
+
+        def health_checks() -> None:
+            time.sleep(0.1)  # into the rendering
+            for _ in range(3):
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(f"{base}/session/health", timeout=10) as r:
+                    assert r.status == 200
+                timings.append(time.perf_counter() - t0)
+
+        async with aiohttp.ClientSession() as http:
+            checker = threading.Thread(target=health_checks)
+            t_metrics = time.perf_counter()
+            checker.start()
+            async with http.get(f"{base}/session/metrics", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+                size = len(await r.read())
+            metrics_s = time.perf_counter() - t_metrics
+            while checker.is_alive():
+                await asyncio.sleep(0.01)
+        assert size > 10 << 20 and len(timings) == 3
+        assert metrics_s > 0.3, f"rendering took {metrics_s:.2f}s: too quick to show anything"
+        assert max(timings) < 0.1, f"health took {max(timings):.3f}s while /session/metrics rendered for {metrics_s:.2f}s"
+    finally:
+        await conn.shutdown()
