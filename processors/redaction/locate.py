@@ -6,7 +6,9 @@ Resource and whose field 2 repeats a scope entry, whose field 1 is the
 InstrumentationScope and whose field 2 repeats the items (spans, log records,
 metrics). Reading only tags and lengths of these three levels (no values)
 tells which resource, scope or item a scan hit fell into, in the same order
-as the parsed message's repeated fields, so only those get walked.
+as the parsed message's repeated fields, so only those get walked. A hit in
+any other field of an entry (its ``schema_url``, field 3) pins the entry
+itself, as a hit in its Resource or InstrumentationScope does.
 
 Hand-written because protobuf's Python API does not expose field offsets;
 it reads a few bytes per item and never decodes a value.
@@ -26,8 +28,8 @@ class WireError(ValueError):
 
 
 class Located(NamedTuple):
-    resources: list[int]  # indexes of resource entries whose Resource holds a hit
-    scopes: list[tuple[int, int]]  # (resource, scope) whose InstrumentationScope holds a hit
+    resources: list[int]  # indexes of resource entries holding a hit outside their scope entries
+    scopes: list[tuple[int, int]]  # (resource, scope) of scope entries holding a hit outside their items
     items: list[tuple[int, int, int]]  # (resource, scope, item) holding a hit
 
 
@@ -103,18 +105,20 @@ def _locate(raw: bytes, hits: list[int]) -> Located:
 def _resource_entry(raw: bytes, start: int, end: int, r: int, hits: list[int], h: int, found: Located) -> None:
     s = -1
     n_hits = len(hits)
+    pinned = False
     for tag, fstart, fend in _fields(raw, start, end):
+        if tag == _SECOND:
+            s += 1
         while h < n_hits and hits[h] < fstart:
             h += 1
         if h == n_hits:
             return
-        if tag == _FIRST:
-            if hits[h] < fend:
-                found.resources.append(r)
-        elif tag == _SECOND:
-            s += 1
-            if hits[h] < fend:
+        if hits[h] < fend:
+            if tag == _SECOND:
                 _scope_entry(raw, fstart, fend, r, s, hits, h, found)
+            elif not pinned:  # the Resource, the schema URL: the entry's own fields
+                found.resources.append(r)
+                pinned = True
 
 
 def _scope_entry(raw: bytes, start: int, end: int, r: int, s: int, hits: list[int], h: int, found: Located) -> None:
@@ -123,6 +127,7 @@ def _scope_entry(raw: bytes, start: int, end: int, r: int, s: int, hits: list[in
     n_hits = len(hits)
     k = -1
     pos = start
+    pinned = False
     while pos < end:
         tag = raw[pos]
         if tag < 0x80:
@@ -142,16 +147,16 @@ def _scope_entry(raw: bytes, start: int, end: int, r: int, s: int, hits: list[in
         fend = pos + length
         if tag == _SECOND:
             k += 1
-        if tag in (_SECOND, _FIRST):
-            while h < n_hits and hits[h] < pos:
-                h += 1
-            if h == n_hits:
-                return
-            if hits[h] < fend:
-                if tag == _SECOND:
-                    items.append((r, s, k))
-                else:
-                    found.scopes.append((r, s))
+        while h < n_hits and hits[h] < pos:
+            h += 1
+        if h == n_hits:
+            return
+        if hits[h] < fend:
+            if tag == _SECOND:
+                items.append((r, s, k))
+            elif not pinned:  # the InstrumentationScope, the schema URL
+                found.scopes.append((r, s))
+                pinned = True
         pos = fend
     if pos != end:
         raise WireError("field runs past its parent")

@@ -62,6 +62,7 @@ class KeyAction(enum.IntEnum):
     IGNORE = 1  # pass through untouched
     DROP = 2  # not on the allow-list: remove
     BLOCK = 3  # a blocked key: replace the whole value
+    RENAME = 4  # the key itself holds a finding: rewrite it, then apply ``inner`` to the value
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,8 @@ class KeyRule:
     context: int = 0  # bit i set: the key names a context word of detector i
     mode: Mode = Mode.TEXT
     geo: bool = False  # numbers under this key are coordinates
+    rename: Rewrite | None = None  # RENAME: the key's verdict
+    inner: KeyRule | None = None  # RENAME: the rule for the value, as the original key reads
 
 
 TEXT = KeyRule(KeyAction.VALUE)
@@ -127,7 +130,7 @@ class RuleSet:
         if self.allowed is not None and key not in self.allowed:
             return KeyRule(KeyAction.DROP)
         if any(rx.search(key) for rx in self.blocked_keys):
-            return KeyRule(KeyAction.BLOCK)
+            return self._renamed(key, KeyRule(KeyAction.BLOCK))
         tokens = context_tokens(key)
         context = sum(1 << i for i, d in enumerate(self.detectors) if d.context and d.in_context(tokens))
         geo = self.geo is not None and self.geo.in_context(tokens)
@@ -137,9 +140,13 @@ class RuleSet:
             mode = Mode.URL_QUERY if key.endswith("query") else Mode.URL
         else:
             mode = Mode.TEXT
-        if not context and mode is Mode.TEXT:
-            return TEXT
-        return KeyRule(KeyAction.VALUE, context, mode, geo)
+        rule = TEXT if not context and mode is Mode.TEXT else KeyRule(KeyAction.VALUE, context, mode, geo)
+        return self._renamed(key, rule)
+
+    def _renamed(self, key: str, rule: KeyRule) -> KeyRule:
+        """A key that holds a finding itself (``user.anna@example.org.visits``) is rewritten too."""
+        verdict = self._rewrite(key, 0, Mode.TEXT)
+        return rule if verdict is None else KeyRule(KeyAction.RENAME, rename=verdict, inner=rule)
 
     # --- values ---------------------------------------------------------------
 

@@ -73,3 +73,14 @@ def test_a_non_minimal_tag_still_counts_as_an_item():
 def test_broken_bytes_raise_wire_error(raw):
     with pytest.raises(WireError):
         locate(raw, [len(raw)])
+
+
+def test_a_hit_in_a_schema_url_pins_its_entry():
+    req = request()
+    req.resource_spans[1].schema_url = "https://schemas.example/RESOURCE-URL"
+    req.resource_spans[1].scope_spans[1].schema_url = "https://schemas.example/SCOPE-URL"
+    raw = req.SerializeToString()
+    assert locate(raw, [end_of(raw, "RESOURCE-URL")]) == Located(resources=[1], scopes=[], items=[])
+    assert locate(raw, [end_of(raw, "SCOPE-URL")]) == Located(resources=[], scopes=[(1, 1)], items=[])
+    both = [end_of(raw, "svc-1"), end_of(raw, "RESOURCE-URL"), end_of(raw, "scope-1-1"), end_of(raw, "SCOPE-URL")]
+    assert locate(raw, both) == Located(resources=[1], scopes=[(1, 1)], items=[])
