@@ -8,6 +8,10 @@ collector/gateway.yaml, and the Python processors running a given config.
 With ``split_egress=True`` a second otelcol instance (the same gateway.yaml)
 is the processors' next hop and owns the sinks, so a test can stop and
 restart the next hop while the ingress Collector keeps queueing.
+
+``overlays`` are Collector configs merged after gateway.yaml on the Collector
+that owns the sinks (e.g. ``BACKENDS``, the fan-out to the trace and log
+stores), and ``collector_env`` is its extra environment (the stores' endpoints).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from tests.support.procs import REPO, Proc, free_port, wait_for_port
 from tests.support.servers import otelcol_path
 
 GATEWAY = REPO / "collector" / "gateway.yaml"
+BACKENDS = REPO / "collector" / "overlays" / "backends.yaml"
 PASSTHROUGH = (REPO / "processors" / "configs" / "passthrough.yaml").read_text()
 
 
@@ -45,6 +50,9 @@ class Collector:
     processors_endpoints: list[str] = field(default_factory=lambda: ["127.0.0.1:1"])
     proc: Proc | None = None
     generation: int = 0
+    # Configs merged after gateway.yaml, and extra environment for them.
+    overlays: list[Path] = field(default_factory=list)
+    env_extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def sink_dir(self) -> Path:
@@ -62,13 +70,15 @@ class Collector:
             "OTELCOL_QUEUE_DIR": str(self.workdir / "queue"),
             "OTELCOL_SINK_DIR": str(self.sink_dir),
             "OTELPROC_HOSTNAMES": "[" + ", ".join(self.processors_endpoints) + "]",
+            **self.env_extra,
         }
 
     def start(self) -> None:
         """Start (or restart: sinks of each run go to a new directory, the queue stays)."""
         self.generation += 1
         self.sink_dir.mkdir(parents=True, exist_ok=True)
-        self.proc = Proc([otelcol_path(), f"--config={GATEWAY}"], log=self.workdir / "otelcol.log", env=self.env())
+        configs = [f"--config={c}" for c in (GATEWAY, *self.overlays)]
+        self.proc = Proc([otelcol_path(), *configs], log=self.workdir / "otelcol.log", env=self.env())
         try:
             for port in (self.health_port, self.otlp_grpc_port, self.processed_port):
                 wait_for_port(port, timeout=30, proc=self.proc.popen)
@@ -171,10 +181,13 @@ class PipelineHandle:
 
 @contextlib.contextmanager
 def collector_pipeline(tmp: Path, processors_yaml: str = PASSTHROUGH, *, env: dict[str, str] | None = None,
-                       split_egress: bool = False) -> Iterator[PipelineHandle]:
+                       split_egress: bool = False, overlays: list[Path] | None = None,
+                       collector_env: dict[str, str] | None = None) -> Iterator[PipelineHandle]:
     """otelcol → processors → otelcol, every process ours and stopped afterwards."""
     ingress = Collector(tmp / "otelcol")
     egress = Collector(tmp / "otelcol-egress") if split_egress else ingress
+    egress.overlays = list(overlays or [])
+    egress.env_extra = dict(collector_env or {})
     processors = Processors(tmp / "processors", processors_yaml, f"127.0.0.1:{egress.processed_port}", env or {})
     ingress.processors_endpoints = [f"127.0.0.1:{processors.port}"]
     for d in {ingress.workdir, egress.workdir, processors.workdir}:
