@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean
+.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean stores
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> python venv ($(VENV))"
@@ -25,6 +25,16 @@ bin/otelcol: collector/builder-config.yaml scripts/build-collector.sh
 
 collector: bin/otelcol
 
+# The trace and log stores the tests (and make run) fan out to: Jaeger v2 and VictoriaLogs,
+# cached under ~/.cache/otelpipe by version and Go version (scripts/build-store.sh).
+bin/jaeger: scripts/build-store.sh
+	@nice -n 19 bash scripts/build-store.sh jaeger
+
+bin/victoria-logs: scripts/build-store.sh
+	@nice -n 19 bash scripts/build-store.sh victoria-logs
+
+stores: bin/jaeger bin/victoria-logs
+
 # The datadog exporter drags in the datadog-agent modules (a long, memory-hungry build): opt-in.
 collector-datadog:
 	@MANIFEST=collector/builder-config-datadog.yaml OUT=bin/otelcol-datadog bash scripts/build-collector.sh
@@ -33,7 +43,7 @@ run: venv
 	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: gateway mode"
 	@$(VENV)/bin/otelproc run
 
-test: system-deps venv collector
+test: system-deps venv collector stores
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 # Without the end-to-end tests (quick feedback while editing).
