@@ -225,7 +225,8 @@ def init(app: FastAPI, settings: ObsSettings | None = None, *, service_name: str
     lean = settings.OBS_INSTRUMENTATION == "lean"
     instrument.turn_off_native_telemetry(app)
     if settings.enabled and not lean:
-        instrument.instrument_fastapi(app, obs.tracer_provider, untraced)
+        instrument.instrument_fastapi(app, obs.tracer_provider, untraced,
+                                      message_spans=settings.OBS_HTTP_MESSAGE_SPANS)
     # The health and admin endpoints live in an app of their own, which the middleware calls on an
     # exact path match: on the app's router they would be routes every other request is matched against.
     endpoints = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)

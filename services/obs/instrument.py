@@ -4,16 +4,19 @@ Each call instruments one object (app, client, engine) with this service's
 providers rather than patching the libraries process-wide, so that apps in one
 process do not share exporters.
 
-``OBS_INSTRUMENTATION=lean`` (the default) makes server, Redis and SQL spans in
+``OBS_INSTRUMENTATION=opentelemetry`` (the default) uses
+opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}, with every standard
+``OTEL_*`` variable they read. ``lean`` makes server, Redis and SQL spans in
 the obs SDK itself (``middleware``, ``redis_spans``, ``sql_spans``), with the
-names and attributes the upstream instrumentations give by default, as lean
-spans (``lean_spans``) handed to the SDK's span processors;
-``opentelemetry`` uses opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}.
+names and attributes the upstream instrumentations give, as lean spans
+(``lean_spans``) handed to the SDK's span processors; the differential test
+(tests/services/obs/test_differential.py) holds the two to the same output.
 HTTPX always uses the upstream instrumentation.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -32,7 +35,7 @@ from services.obs.lean_spans import LeanTracer
 from services.obs.redis_spans import trace_redis
 from services.obs.sql_spans import trace_sql
 
-Mode = Literal["lean", "opentelemetry"]
+Mode = Literal["opentelemetry", "lean"]
 # The instrumentation scopes of the spans the lean mode makes, one per library, as upstream has them.
 LEAN_SCOPES = {"fastapi": "services.obs.fastapi", "redis": "services.obs.redis", "sqlalchemy": "services.obs.sqlalchemy"}
 
@@ -67,21 +70,46 @@ def turn_off_native_telemetry(app: FastAPI) -> None:
 UNTRACED_PATHS = ("/health/live", "/health/startup")
 
 
-def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_paths: tuple[str, ...]) -> None:
+def excluded_urls_from_env() -> str | None:
+    """The excluded-URLs setting the upstream instrumentation reads, if set.
+
+    ``OTEL_PYTHON_FASTAPI_EXCLUDED_URLS``, else ``OTEL_PYTHON_EXCLUDED_URLS``: comma-separated regular
+    expressions searched in the request's full URL.
+    """
+    for name in ("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def untraced_urls(untraced_paths: tuple[str, ...]) -> str:
+    """What is not traced: the excluded-URLs variable when set, as it is; else obs's probe paths."""
+    from_env = excluded_urls_from_env()
+    if from_env is not None:
+        return from_env
+    return ",".join(p.lstrip("/") for p in untraced_paths)
+
+
+def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_paths: tuple[str, ...], *,
+                       message_spans: bool = False) -> None:
     """opentelemetry-instrumentation-fastapi (``OBS_INSTRUMENTATION=opentelemetry``).
 
-    Its request metrics are left out (a no-op meter provider): the obs
-    middleware already records the seed's ``<prefix>_http_*`` for every request.
+    Every standard variable it reads applies (``OTEL_SEMCONV_STABILITY_OPT_IN``,
+    ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*``, the excluded URLs). Without an
+    excluded-URLs variable, the probe paths are left untraced. Its request metrics are
+    left out (a no-op meter provider): the obs middleware already records the
+    service's ``<prefix>_http_*`` for every request. Its per-message receive/send spans
+    double the span count of every request and say little: off unless ``message_spans``.
     """
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=tracer_provider, meter_provider=NoOpMeterProvider(),
-        excluded_urls=",".join(p.lstrip("/") for p in untraced_paths),
-        # The per-message receive/send spans double the span count of every request and say little.
-        exclude_spans=["receive", "send"],
+        excluded_urls=None if excluded_urls_from_env() is not None else untraced_urls(untraced_paths),
+        exclude_spans=None if message_spans else ["receive", "send"],
     )
 
 
-def instrument_redis(client: Any, tracer_provider: TracerProvider, mode: Mode = "lean") -> Any:
+def instrument_redis(client: Any, tracer_provider: TracerProvider, mode: Mode = "opentelemetry") -> Any:
     if mode == "lean":
         return trace_redis(client, lean_tracer(tracer_provider, "redis"))
     RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
@@ -108,7 +136,7 @@ class _StatementOnlyEngineTracer(EngineTracer):
             super()._register_event_listener(target, identifier, func, *args, **kw)
 
 
-def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, mode: Mode = "lean",
+def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, mode: Mode = "opentelemetry",
                           pool_metrics: MeterProvider | None = None) -> Any:
     """Spans for every statement on ``engine`` (sync or async).
 

@@ -44,11 +44,15 @@ class ObsSettings(BaseSettings):
         None, description="bearer token for /metrics and /ops/*; unset and not public: those answer 401 (fail closed)"
     )
     OBS_METRICS_PATH: str = Field("/metrics", description="where the admin Prometheus view is mounted")
-    OBS_INSTRUMENTATION: Literal["lean", "opentelemetry"] = Field(
-        "lean",
-        description="where server, Redis and SQL spans come from: the obs SDK itself (lean, the default: the "
-                    "upstream default attributes at a fraction of the cost, see bench/bench_obs.py) or "
-                    "opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}",
+    OBS_INSTRUMENTATION: Literal["opentelemetry", "lean"] = Field(
+        "opentelemetry",
+        description="where server, Redis and SQL spans come from: opentelemetry-instrumentation-{fastapi,redis,"
+                    "sqlalchemy} (opentelemetry, the default), or the obs SDK's own spans (lean: the same spans "
+                    "at a lower cost per request, an opt-in performance mode; services/obs/README.md)",
+    )
+    OBS_HTTP_MESSAGE_SPANS: bool = Field(
+        False, description="true: the upstream ASGI instrumentation's per-message 'http send'/'http receive' "
+                           "spans too (opentelemetry mode)",
     )
     OBS_LOG_JSON_STDOUT: bool = Field(True, description="write JSON log lines to stderr besides the OTel bridge")
     OBS_EXEMPLAR_INTERVAL_MS: int = Field(

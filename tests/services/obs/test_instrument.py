@@ -97,7 +97,7 @@ def test_obs_disabled_keeps_health_and_ids_but_records_no_spans() -> None:
 @pytest.mark.parametrize(("mode", "scope"), [("lean", "services.obs.fastapi"),
                                              ("opentelemetry", "opentelemetry.instrumentation.fastapi")])
 def test_the_instrumentation_mode_decides_who_makes_the_server_span(mode: str, scope: str) -> None:
-    app, o, cap = build_app(**({} if mode == "lean" else {"OBS_INSTRUMENTATION": mode}))
+    app, o, cap = build_app(**({} if mode == "opentelemetry" else {"OBS_INSTRUMENTATION": mode}))
     assert o.settings.OBS_INSTRUMENTATION == mode
 
     @app.get("/rooms/{room_id}")
@@ -182,3 +182,19 @@ def test_sql_pool_listeners_only_run_with_the_pool_metric(tmp_path) -> None:
     assert [s.attributes["db.system"] for s in spans.get_finished_spans()] == ["sqlite", "sqlite"]
     usage = [m.name for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
     assert usage == ["db.client.connections.usage"]
+
+
+def test_the_upstream_instrumentations_are_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OBS_INSTRUMENTATION", raising=False)
+    assert obs.ObsSettings().OBS_INSTRUMENTATION == "opentelemetry"
+
+
+@pytest.mark.parametrize("variable", ["OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"])
+def test_the_excluded_urls_variable_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    """Set, it decides alone (the probes are then traced unless it names them); obs adds nothing to it."""
+    from services.obs import instrument
+
+    monkeypatch.setenv(variable, "rooms/\\d+$")
+    assert instrument.untraced_urls(("/health/live",)) == "rooms/\\d+$"
+    monkeypatch.delenv(variable)
+    assert instrument.untraced_urls(("/health/live", "/metrics")) == "health/live,metrics"

@@ -74,11 +74,12 @@ def test_admin_token_is_never_shown() -> None:
     assert "s3cret" not in repr(s) and "s3cret" not in str(s.model_dump())
 
 
-def test_the_instrumentation_mode_is_lean_unless_told_and_a_typo_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_instrumentation_mode_is_upstream_unless_told_and_a_typo_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OBS_INSTRUMENTATION", raising=False)
-    assert ObsSettings().OBS_INSTRUMENTATION == "lean"
-    monkeypatch.setenv("OBS_INSTRUMENTATION", "opentelemetry")
     assert ObsSettings().OBS_INSTRUMENTATION == "opentelemetry"
+    monkeypatch.setenv("OBS_INSTRUMENTATION", "lean")
+    assert ObsSettings().OBS_INSTRUMENTATION == "lean"
     monkeypatch.setenv("OBS_INSTRUMENTATION", "otel")
     with pytest.raises(ValidationError, match="OBS_INSTRUMENTATION"):
         ObsSettings()
