@@ -11,6 +11,8 @@
 3. ``up`` is written by Prometheus itself for every target.
 4. The cross-sell service is not built yet: the names its specification
    defines are listed as pending, and only its own rule file may use them.
+5. divan's PostgreSQL probe series (the dev run falls back to SQLite) are taken
+   from the metrics divan declares.
 
 The rule tests read the file; they never regenerate it.
 """
@@ -37,6 +39,12 @@ PIPELINE_TARGETS = {
     8898: "the processors' self-metrics",
 }
 PROMETHEUS_SYNTHETIC = {"up": "written by Prometheus for every scrape target"}
+# Emitted under a configuration the dev run does not use: obs probes PostgreSQL when DATABASE_URL is a
+# PostgreSQL URL (the dev run's SQLite fallback gives divan_sqlite_up). Checked against divan's declared metrics.
+CONFIG_DEPENDENT = {
+    "divan_postgres_up": "obs readiness probe with DATABASE_URL=postgresql://...",
+    "divan_postgres_latency_seconds_bucket": "obs readiness probe with DATABASE_URL=postgresql://...",
+}
 PENDING = {
     # The cross-sell platform's metrics, as its specification names them (service not built yet).
     "http_requests_total": "cross-sell API requests by endpoint and status",
@@ -137,12 +145,17 @@ def render(pipeline: dict[int, set[str]], failed: set[str]) -> str:
     for port, what in PIPELINE_TARGETS.items():
         out += [f"## :{port} {what}", *sorted(pipeline[port]), ""]
     out += ["## the Collector's own metrics after an exporter failure", *sorted(failed), ""]
+    out += ["## declared by divan, emitted with PostgreSQL", *(f"{n}  # {w}" for n, w in CONFIG_DEPENDENT.items()), ""]
     out += ["## Prometheus", *(f"{n}  # {w}" for n, w in PROMETHEUS_SYNTHETIC.items()), ""]
     out += ["## pending: the cross-sell service (not built yet)", *(f"{n}  # {w}" for n, w in PENDING.items()), ""]
     return "\n".join(out)
 
 
 def main() -> None:
+    from services.divan.metrics import SEED_METRICS
+    undeclared = [n for n in CONFIG_DEPENDENT if n.removesuffix("_bucket") not in SEED_METRICS]
+    if undeclared:
+        raise SystemExit(f"not declared by divan: {undeclared}")
     pipeline = pipeline_names()
     failed = fault_names()
     OUT.write_text(render(pipeline, failed))
