@@ -3,6 +3,9 @@
 Invariant: reading ``.message`` either raises MalformedPayload or gives a
 message whose re-serialisation parses back equal; an unedited payload keeps
 forwarding exactly the bytes it arrived as, and an edited one re-serialises.
+Bytes that do not parse go to ``Payload.truncating`` as the receiver sends
+them: it gives None, or a payload that parses, holds at least one replaced
+value and forwards bytes that parse to the same message.
 
     python fuzz/fuzz_payload.py -atheris_runs=100000 fuzz/corpus/payload
 """
@@ -30,6 +33,10 @@ def test_one_input(data: bytes) -> None:
         message = payload.message
     except MalformedPayload as exc:
         assert str(exc), "MalformedPayload without a message"
+        truncated = Payload.truncating(signal, raw, exc)
+        if truncated is not None:
+            assert truncated.truncated_values > 0
+            assert signal.request_type.FromString(truncated.raw) == truncated.message
         return
     FEEDBACK.visit(message)
     payload.item_count()  # the pipeline counts items of every parsed payload

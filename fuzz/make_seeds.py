@@ -53,10 +53,46 @@ def _requests(signal: Signal, count: int, seed: int) -> Iterator[object]:
             yield msg
 
 
+def _nested_value(depth: int) -> bytes:
+    """An AnyValue of kvlists ``depth`` deep, encoded by hand (the runtime will not build it)."""
+
+    def field(tag: int, body: bytes) -> bytes:
+        return bytes([tag]) + _varint(len(body)) + body
+
+    value = b""
+    for _ in range(depth):
+        value = field(0x32, field(0x0A, field(0x0A, b"k") + field(0x12, value)))
+    return value
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
 def payload_seeds() -> Iterator[bytes]:
     for n, signal in enumerate(SIGNALS):
         for msg in _requests(signal, SEEDS_PER_SIGNAL, seed=n):
             yield bytes([n]) + msg.SerializeToString()
+    # Too deep for upb: the receiver truncates the value (Payload.truncating). A span attribute and a log body.
+    for depth in (31, 40, 200):
+        attr = b"\x0a\x04root\x12" + _varint(len(_nested_value(depth))) + _nested_value(depth)
+        span = b"\x4a" + _varint(len(attr)) + attr
+        yield b"\x00" + _wrap_chain(span, (0x12, 0x12, 0x0A))
+        body = _nested_value(depth)
+        record = b"\x2a" + _varint(len(body)) + body
+        yield b"\x02" + _wrap_chain(record, (0x12, 0x12, 0x0A))
+
+
+def _wrap_chain(inner: bytes, tags: tuple[int, ...]) -> bytes:
+    """``inner`` (a message's fields) as a message in field ``tags[0]``, that in ``tags[1]``, and so on."""
+    for tag in tags:
+        inner = bytes([tag]) + _varint(len(inner)) + inner
+    return inner
 
 
 def otlp_json_seeds() -> Iterator[bytes]:
@@ -103,8 +139,20 @@ def decompress_seeds() -> Iterator[bytes]:
     # First byte: mode (see fuzz_decompress.py); 0 = raw body with a fuzzed encoding and limit.
     rnd = random.Random(40)
     body = b"\x0a\x10" + b"otlp " * 30
-    for encoding, packed in ((b"gzip", gzip.compress(body)), (b"deflate", zlib.compress(body)), (b"identity", body)):
-        yield b"\x00" + bytes([len(encoding)]) + encoding + (len(body)).to_bytes(4, "little") + packed
+    two = gzip.compress(body) + gzip.compress(body[::-1], compresslevel=1)  # cat a.gz b.gz: one body of both
+    raw = (
+        (b"gzip", gzip.compress(body), len(body)), (b"deflate", zlib.compress(body), len(body)),
+        (b"identity", body, len(body)), (b"gzip", two, 2 * len(body)),
+        (b"gzip", gzip.compress(b"") * 3 + gzip.compress(body), len(body)),  # empty members first
+        (b"gzip", gzip.compress(body) + b"trailing garbage", len(body)),
+        (b"gzip", gzip.compress(body) + b"\x00" * 8, len(body)),  # zero padding is not a member
+        (b"gzip", two[:-5], 2 * len(body)),  # the second member cut short
+        (b"deflate", zlib.compress(body) + b"\x1f\x8b", len(body)),
+        (b"deflate", zlib.compress(body) * 2, 2 * len(body)),  # deflate has no members
+        (b"gzip", two, 2 * len(body) - 1),  # the members together just over the limit
+    )
+    for encoding, packed, limit in raw:
+        yield b"\x00" + bytes([len(encoding)]) + encoding + limit.to_bytes(4, "little") + packed
     for _ in range(6):
         yield b"\x01" + _random_bytes(rnd, 96)
 
