@@ -79,7 +79,7 @@ def victorialogs_path() -> str:
     return require_tool("victoria-logs", str(REPO / "bin" / "victoria-logs"))
 
 
-def _get_json(url: str, timeout: float = 5.0) -> Any:
+def get_json(url: str, timeout: float = 5.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return json.loads(r.read().decode())
 
@@ -141,7 +141,7 @@ class JaegerStore:
         """Every span the store holds for the trace (Jaeger's query API), [] when it has none."""
         tid = trace_id.hex() if isinstance(trace_id, bytes) else trace_id
         try:
-            body = _get_json(f"{self.query_url}/api/traces/{tid}")
+            body = get_json(f"{self.query_url}/api/traces/{tid}")
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return []
@@ -153,7 +153,7 @@ class JaegerStore:
         return [s["spanID"] for s in self.trace(trace_id)]
 
     def services(self) -> list[str]:
-        return _get_json(f"{self.query_url}/api/services").get("data") or []
+        return get_json(f"{self.query_url}/api/services").get("data") or []
 
 
 @dataclass
