@@ -13,7 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.common import span_request
-from processors.api import MAX_VALUE_DEPTH, TRUNCATED_MARKER, ExportError, Exporter, MalformedPayload, Payload, Signal
+from processors.api import (
+    MAX_VALUE_DEPTH,
+    TRUNCATED_MARKER,
+    Exporter,
+    ExportError,
+    MalformedPayload,
+    Payload,
+    Signal,
+)
 from processors.config import ComponentConfig
 from processors.registry import Factory, Registry
 from tests.processors.conftest import grpc_port, passthrough_yaml, serving

@@ -4,6 +4,7 @@ accepts, and every item of the batch reaches its sink."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import grpc
@@ -36,7 +37,7 @@ async def test_truncated_request_is_accepted_by_the_collector_and_nothing_is_los
             await call(_nested_request(500) + span_request(3).SerializeToString(), timeout=20)
         deadline = time.monotonic() + 15
         while count_items(Signal.TRACES, _sink(next_hop)) < 4 and time.monotonic() < deadline:
-            time.sleep(0.1)
+            await asyncio.sleep(0.1)
         requests = _sink(next_hop)
         assert count_items(Signal.TRACES, requests) == 4
         spans = [s for r in requests for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
