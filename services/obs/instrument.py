@@ -24,16 +24,13 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import __version__ as _sqla_instr_version
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
-from opentelemetry.semconv._incubating.metrics.db_metrics import (
-    DB_CLIENT_CONNECTIONS_USAGE,
-)
 from opentelemetry.trace import TracerProvider
 
 from services.obs.lean_spans import LeanTracer
 from services.obs.redis_spans import trace_redis
 from services.obs.sql_spans import trace_sql
+from services.obs.upstream_internals import DB_CLIENT_CONNECTIONS_USAGE, EngineTracer, fastapi_telemetry_config
 
 Mode = Literal["opentelemetry", "lean"]
 # The instrumentation scopes of the spans the lean mode makes, one per library, as upstream has them.
@@ -61,8 +58,8 @@ def turn_off_native_telemetry(app: FastAPI) -> None:
     switch after construction, so they are changed in place; a FastAPI without
     native telemetry has no such settings and is left as it is.
     """
-    config = getattr(app, "_telemetry", None)
-    if isinstance(config, dict):
+    config = fastapi_telemetry_config(app)
+    if config is not None:
         config.update(NATIVE_TELEMETRY_OFF)
 
 

@@ -45,6 +45,7 @@ from opentelemetry.trace import (
 )
 
 from services.obs import context as request_context
+from services.obs.upstream_internals import sdk_tracer_parts
 
 _UNSET = Status(StatusCode.UNSET)
 # Values the SDK's attribute check keeps as they are; a span holding only these skips the check.
@@ -60,12 +61,10 @@ class LeanTracer(trace.Tracer):
         self.tracer = tracer
         self.scope = InstrumentationScope(scope)
         # The parts of the SDK tracer a span needs; None when it is not an SDK tracer (no-op, proxy).
-        self.sampler = getattr(tracer, "sampler", None)
-        self.ids = getattr(tracer, "id_generator", None)
-        self.processor = getattr(tracer, "span_processor", None)
-        self.resource = getattr(tracer, "resource", None)
+        parts = sdk_tracer_parts(tracer)
+        self.sampler, self.ids, self.processor, self.resource = parts or (None, None, None, None)
         self.limits = SpanLimits()
-        self.lean = None not in (self.sampler, self.ids, self.processor, self.resource)
+        self.lean = parts is not None
         # The SDK's default sampler, whose answer follows from the parent alone (new_context): asking
         # it builds a SamplingResult and looks the parent up in the context twice more, per span.
         self.default_sampler = self.sampler is sampling.DEFAULT_ON

@@ -38,6 +38,8 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 from prometheus_client import CollectorRegistry
 
+from services.obs.upstream_internals import reader_aggregations
+
 
 class _Snapshots:
     """``snapshot()``: collect into the caller's hands instead of the reader's usual destination."""
@@ -92,8 +94,7 @@ class PullMetricReader(_Snapshots, MetricReader):
 def view_can_share(reader: MetricReader) -> bool:
     """Whether the Prometheus view can read ``reader``'s aggregation: cumulative for every instrument
     kind, and no exponential histograms. Anything unknown counts as no."""
-    temporalities = getattr(reader, "_instrument_class_temporality", None)
-    aggregations = getattr(reader, "_instrument_class_aggregation", None)
+    temporalities, aggregations = reader_aggregations(reader)
     if not temporalities or aggregations is None:
         return False
     return (all(t is AggregationTemporality.CUMULATIVE for t in temporalities.values())

@@ -23,10 +23,6 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.common._internal import (
-    _encode_instrumentation_scope,
-    _encode_resource,
-)
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -35,6 +31,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import SpanFlags
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
+
+from services.obs.upstream_internals import encode_instrumentation_scope, encode_resource
 
 _log = logging.getLogger(__name__)
 
@@ -201,12 +199,12 @@ def _encode(spans: Sequence[ReadableSpan], dropped: dict[int, BaseException]) ->
     request = ExportTraceServiceRequest()
     for resource, scopes in groups.groups:
         resource_spans = request.resource_spans.add()
-        resource_spans.resource.CopyFrom(_encode_resource(resource))
+        resource_spans.resource.CopyFrom(encode_resource(resource))
         if resource.schema_url:
             resource_spans.schema_url = resource.schema_url
         for scope, scope_members in scopes.items():
             scope_spans = resource_spans.scope_spans.add()
-            scope_spans.scope.CopyFrom(_encode_instrumentation_scope(scope))
+            scope_spans.scope.CopyFrom(encode_instrumentation_scope(scope))
             if scope is not None and scope.schema_url:
                 scope_spans.schema_url = scope.schema_url
             out = scope_spans.spans
@@ -237,5 +235,5 @@ class FastOTLPSpanExporter(OTLPSpanExporter):
         _log.error("span %r dropped from the export batch: it cannot be encoded (%s: %s)",
                    getattr(span, "name", None), type(exc).__name__, exc)
 
-    def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
+    def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:  # SPAN_EXPORTER_TRANSLATE_HOOK
         return encode_spans(data, self._dropped)

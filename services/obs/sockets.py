@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import SpanKind
 
+from services.obs.upstream_internals import socketio_dispatch_name
+
 if TYPE_CHECKING:
     import socketio
 
@@ -42,7 +44,7 @@ def instrument_socketio(sio: socketio.AsyncServer, obs: Obs) -> SocketMetrics:
     """
     metrics = SocketMetrics(obs)
     tracer = obs.tracer
-    original = sio._trigger_event
+    original = getattr(sio, socketio_dispatch_name)
 
     def known(event: str, namespace: str) -> bool:
         return event in _LIFECYCLE or event in sio.handlers.get(namespace or "/", {})
@@ -60,5 +62,5 @@ def instrument_socketio(sio: socketio.AsyncServer, obs: Obs) -> SocketMetrics:
             metrics.clients.add(-1, {"namespace": ns})
         return ret
 
-    sio._trigger_event = traced_trigger_event
+    setattr(sio, socketio_dispatch_name, traced_trigger_event)
     return metrics

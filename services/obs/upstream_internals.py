@@ -1,0 +1,170 @@
+"""Every use obs makes of an upstream library's private parts, in one place.
+
+These are names that carry no compatibility promise (an underscore, an
+``_internal`` or ``_incubating`` module, an undocumented attribute or an
+overridable method). Each is imported or read here and nowhere else; the
+other modules take it from this one. ``check()`` finds each of them on the
+installed libraries, and ``check_versions()`` compares the installed
+OpenTelemetry distributions with the bounds in ``pyproject.toml``, the
+versions these uses were tested with; tests/services/obs/test_upstream_internals.py
+runs both, so an upgrade that moves one fails there with its name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# 1. The OTLP exporter library's resource and scope encoders (otlp_encode: the in-place span encoder).
+from opentelemetry.exporter.otlp.proto.common._internal import (
+    _encode_instrumentation_scope as encode_instrumentation_scope,
+)
+from opentelemetry.exporter.otlp.proto.common._internal import (
+    _encode_resource as encode_resource,
+)
+
+# 2. The HTTP semantic-convention opt-in as the instrumentations read it (lean mode: the same choice).
+from opentelemetry.instrumentation._semconv import (
+    _OpenTelemetrySemanticConventionStability as SemconvStability,
+)
+from opentelemetry.instrumentation._semconv import (
+    _OpenTelemetryStabilitySignalType as StabilitySignal,
+)
+from opentelemetry.instrumentation._semconv import (
+    _StabilityMode as StabilityMode,
+)
+from opentelemetry.instrumentation._semconv import _get_schema_url as semconv_schema_url
+
+# 3. SQLAlchemy's per-engine tracer, built directly (the instrumentor is a process-wide singleton).
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+# 4. The pool-usage metric's name (an incubating convention).
+from opentelemetry.semconv._incubating.metrics.db_metrics import (
+    DB_CLIENT_CONNECTIONS_USAGE,
+)
+
+__all__ = [
+    "DB_CLIENT_CONNECTIONS_USAGE", "ENGINE_TRACER_LISTENER_HOOK", "EngineTracer", "METRIC_READER_RECEIVE_HOOK",
+    "SPAN_EXPORTER_TRANSLATE_HOOK", "SemconvStability", "StabilityMode", "StabilitySignal", "check",
+    "check_versions", "encode_instrumentation_scope", "encode_resource", "fastapi_telemetry_config",
+    "reader_aggregations", "sdk_tracer_parts", "semconv_schema_url", "socketio_dispatch_name",
+]
+
+# 5. Methods overridden in subclasses, by name.
+#    OTLPSpanExporter._translate_data: the batch -> request step (otlp_encode.FastOTLPSpanExporter).
+SPAN_EXPORTER_TRANSLATE_HOOK = "_translate_data"
+#    MetricReader._receive_metrics: where a reader gets each collection (metric_view's snapshot readers,
+#    and PrometheusMetricReader's, called to render a snapshot).
+METRIC_READER_RECEIVE_HOOK = "_receive_metrics"
+#    EngineTracer._register_event_listener: how it adds each SQLAlchemy listener (instrument: pool
+#    listeners left out).
+ENGINE_TRACER_LISTENER_HOOK = "_register_event_listener"
+# 6. python-socketio's single event dispatch point (sockets.instrument_socketio wraps it per server).
+socketio_dispatch_name = "_trigger_event"
+
+
+# 7. The SDK Tracer's undocumented attributes a lean span runs on (lean_spans.LeanTracer).
+_TRACER_PARTS = ("sampler", "id_generator", "span_processor", "resource")
+
+
+def sdk_tracer_parts(tracer: Any) -> tuple[Any, Any, Any, Any] | None:
+    """(sampler, id generator, span processor, resource) of an SDK tracer; None for any other tracer."""
+    parts = tuple(getattr(tracer, name, None) for name in _TRACER_PARTS)
+    return None if None in parts else parts  # type: ignore[return-value]
+
+
+# 8. A metric reader's per-instrument temporality and aggregation (metric_view.view_can_share).
+def reader_aggregations(reader: Any) -> tuple[dict[Any, Any] | None, dict[Any, Any] | None]:
+    return (getattr(reader, "_instrument_class_temporality", None),
+            getattr(reader, "_instrument_class_aggregation", None))
+
+
+# 9. FastAPI's native telemetry settings on an app (instrument.turn_off_native_telemetry).
+def fastapi_telemetry_config(app: Any) -> dict[str, Any] | None:
+    config = getattr(app, "_telemetry", None)
+    return config if isinstance(config, dict) else None
+
+
+def check() -> list[str]:
+    """What of the above the installed libraries no longer have; empty when everything is there."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    missing = []
+    hooks = [(OTLPSpanExporter, SPAN_EXPORTER_TRANSLATE_HOOK), (MetricReader, METRIC_READER_RECEIVE_HOOK),
+             (PeriodicExportingMetricReader, METRIC_READER_RECEIVE_HOOK),
+             (EngineTracer, ENGINE_TRACER_LISTENER_HOOK)]
+    try:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        hooks.append((PrometheusMetricReader, METRIC_READER_RECEIVE_HOOK))
+    except ImportError:
+        missing.append("opentelemetry.exporter.prometheus.PrometheusMetricReader")
+    try:
+        import socketio
+        hooks.append((socketio.AsyncServer, socketio_dispatch_name))
+    except ImportError:
+        missing.append("socketio.AsyncServer")
+    missing += [f"{cls.__module__}.{cls.__qualname__}.{name}" for cls, name in hooks if not hasattr(cls, name)]
+    if sdk_tracer_parts(TracerProvider().get_tracer("check")) is None:
+        missing.append("opentelemetry.sdk.trace.Tracer." + "/".join(_TRACER_PARTS))
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    temporalities, aggregations = reader_aggregations(InMemoryMetricReader())
+    if temporalities is None or aggregations is None:
+        missing.append("opentelemetry.sdk.metrics.export.MetricReader._instrument_class_temporality/_aggregation")
+    for member in ("_initialize", "_get_opentelemetry_stability_opt_in_mode"):
+        if not hasattr(SemconvStability, member):
+            missing.append(f"opentelemetry.instrumentation._semconv._OpenTelemetrySemanticConventionStability.{member}")
+    return missing
+
+
+_REQUIREMENT = re.compile(r'^\s*"(?P<name>opentelemetry-[a-z0-9-]+)(?P<spec>[^";]*)"', re.MULTILINE)
+# Where the private parts above live, and the requirement of pyproject.toml that pins each exactly.
+TRANSITIVE = {
+    "opentelemetry-exporter-otlp-proto-common": "opentelemetry-exporter-otlp-proto-grpc",
+    "opentelemetry-instrumentation": "opentelemetry-instrumentation-fastapi",
+    "opentelemetry-semantic-conventions": "opentelemetry-instrumentation-fastapi",
+}
+
+
+def pinned_requirements(pyproject: Path | None = None) -> Iterator[tuple[str, str]]:
+    """(distribution, version specifier) of each ``opentelemetry-*`` requirement of the ``services`` extra."""
+    path = pyproject or Path(__file__).resolve().parents[2] / "pyproject.toml"
+    text = path.read_text()
+    block = re.search(r"^services = \[(.*?)^\]", text, re.MULTILINE | re.DOTALL)
+    for match in _REQUIREMENT.finditer(block[1] if block else ""):
+        yield match["name"], match["spec"].strip()
+
+
+def check_versions(pyproject: Path | None = None) -> list[str]:
+    """One line per installed OpenTelemetry distribution outside the tested bounds, or with none."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    problems = []
+    for name, spec in pinned_requirements(pyproject):
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{name} is required by pyproject.toml but not installed: pip install -e '.[services]'")
+            continue
+        specifier = SpecifierSet(spec)
+        if not any(s.operator in ("<", "<=", "==", "~=") for s in specifier):
+            problems.append(f"{name}: no upper bound in pyproject.toml; pin the versions obs was tested with")
+        elif not specifier.contains(installed, prereleases=True):
+            problems.append(
+                f"{name} {installed} is installed, outside the tested bounds {spec!r} in pyproject.toml: "
+                "run tests/services/obs (test_upstream_internals.py, test_differential.py, test_otlp_encode.py) "
+                "against it, fix what moved in services/obs/upstream_internals.py, then widen the bound")
+    for name, parent in TRANSITIVE.items():
+        try:
+            mine, theirs = Version(metadata.version(name)), Version(metadata.version(parent))
+        except metadata.PackageNotFoundError as exc:
+            problems.append(f"{exc.name} is not installed")
+            continue
+        if mine.release[:2] != theirs.release[:2]:
+            problems.append(f"{name} {mine} does not go with {parent} {theirs}, which pins it: reinstall them together")
+    return problems
