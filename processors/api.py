@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 if TYPE_CHECKING:
+    from processors.offload import Offload
     from processors.telemetry import SelfTelemetry
 
 
@@ -332,6 +333,8 @@ class CreateSettings:
     component_id: str
     telemetry: SelfTelemetry
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("otelproc"))
+    #: Worker threads for large requests (``processors.offload``); receivers parse those there.
+    offload: Offload | None = None
 
 
 class Component(abc.ABC):  # noqa: B024 - lifecycle hooks are optional

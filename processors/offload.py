@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from processors.api import Payload
 
@@ -27,7 +27,8 @@ T = TypeVar("T")
 
 
 class Offload:
-    """Runs ``work(payload)`` on one of ``workers`` threads when the payload has at least ``min_bytes``.
+    """Runs ``work(payload)`` on one of ``workers`` threads when the payload has at least ``min_bytes``
+    (and a receiver's parse of a request that large, see ``server.Admission.accept``).
 
     At most ``workers`` requests are worked on off the loop at once; more wait
     their turn, holding only their bytes (the receiver's own limits bound how
@@ -43,12 +44,15 @@ class Offload:
 
     def wants(self, payload: Payload) -> bool:
         # An edited payload (a connector's output) has no bytes yet; those are small by construction.
-        return not payload.modified and len(payload.raw) >= self.min_bytes
+        return not payload.modified and self.large(len(payload.raw))
 
-    async def run(self, work: Callable[[Payload], T], payload: Payload) -> T:
+    def large(self, size: int) -> bool:
+        return size >= self.min_bytes
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="otelproc-process")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work, payload)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
 
     def shutdown(self) -> None:
         """After the receivers drained: nothing is in flight, so nothing is waited for."""

@@ -155,13 +155,13 @@ def build_service(config: RootConfig, *, registry: Registry | None = None,
 
     used = _check_references(config, declared)
 
+    server = config.service.server
+    offload = Offload(min_bytes=server.offload_min_bytes, workers=server.offload_workers)
     built: dict[Kind, dict[str, Component]] = {k: {} for k in declared}
     for kind, ids in used.items():
         for cid in ids:
-            built[kind][cid] = _create(registry, kind, cid, declared[kind][cid], telemetry)
+            built[kind][cid] = _create(registry, kind, cid, declared[kind][cid], telemetry, offload)
 
-    server = config.service.server
-    offload = Offload(min_bytes=server.offload_min_bytes, workers=server.offload_workers)
     pipelines: dict[str, Pipeline] = {}
     for name, spec in config.service.pipelines.items():
         signal = pipeline_signal(name)
@@ -235,7 +235,8 @@ def _undeclared(what: str, cid: str, declared: dict) -> str:
     return f"{what} {cid!r} is not declared under {what}s (declared: {known})"
 
 
-def _create(registry: Registry, kind: Kind, cid: str, raw, telemetry: SelfTelemetry) -> Component:
+def _create(registry: Registry, kind: Kind, cid: str, raw, telemetry: SelfTelemetry,
+            offload: Offload | None = None) -> Component:
     path = f"{kind}.{cid}"
     type_name = component_type(cid)
     factory = registry.get(kind, type_name)
@@ -244,7 +245,7 @@ def _create(registry: Registry, kind: Kind, cid: str, raw, telemetry: SelfTeleme
         raise ConfigError(path, f"unknown {kind[:-1]} type {type_name!r} (available: {available})")
     cfg = validate_component(factory.config_model, raw, path)
     settings = CreateSettings(component_id=cid, telemetry=telemetry,
-                              logger=logging.getLogger(f"otelproc.{kind}.{cid}"))
+                              logger=logging.getLogger(f"otelproc.{kind}.{cid}"), offload=offload)
     try:
         return factory.create(cfg, settings)
     except ConfigError as exc:

@@ -35,7 +35,16 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from processors.api import MAX_VALUE_DEPTH, TRUNCATED_MARKER, Consumer, ExportError, MalformedPayload, Payload, Signal
+from processors.api import (
+    MAX_VALUE_DEPTH,
+    TRUNCATED_MARKER,
+    Consumer,
+    ExportError,
+    MalformedPayload,
+    Payload,
+    Signal,
+)
+from processors.offload import Offload
 from processors.telemetry import SelfTelemetry
 
 log = logging.getLogger("otelproc.server")
@@ -52,12 +61,19 @@ class Admission:
     """What every receiver does with a request: validate, count, consume, map errors."""
 
     def __init__(self, signal: Signal, consumer: Consumer, *, receiver_id: str, telemetry: SelfTelemetry,
-                 validate: bool = True) -> None:
+                 validate: bool = True, offload: Offload | None = None) -> None:
         self.signal = signal
         self.consumer = consumer
         self.receiver_id = receiver_id
         self.telemetry = telemetry
         self.validate = validate
+        self.offload = offload
+
+    async def accept(self, raw: bytes) -> Payload:
+        """``payload_of``, on a worker thread for a large request: its parse alone would hold the event loop."""
+        if self.validate and self.offload is not None and self.offload.large(len(raw)):
+            return await self.offload.run(self.payload_of, raw)
+        return self.payload_of(raw)
 
     def payload_of(self, raw: bytes) -> Payload:
         payload = Payload(self.signal, raw=raw)
@@ -123,7 +139,7 @@ def _grpc_handler(admission: Admission, max_recv_bytes: int):
         raw = messages[0]
         payload = None
         try:
-            payload = admission.payload_of(raw)
+            payload = await admission.accept(raw)
             await admission.admit(payload)
         except MalformedPayload as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

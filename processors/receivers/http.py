@@ -270,16 +270,17 @@ def _handler(admission: Admission, max_body_bytes: int, read_timeout: float):
             return _error(400, f"bad Content-Encoding: {exc}", ctype)
         try:
             if ctype == JSON:
-                from processors import otlp_json  # JSON only: keep the protobuf path import-light
-
                 try:
-                    raw = otlp_json.decode(signal, body).SerializeToString()
+                    if admission.offload is not None and admission.offload.large(len(body)):
+                        raw = await admission.offload.run(_json_to_protobuf, signal, body)
+                    else:
+                        raw = _json_to_protobuf(signal, body)
                 except MalformedPayload:
                     refused(signal.value, "malformed")
                     raise
             else:
                 raw = body
-            payload = admission.payload_of(raw)
+            payload = await admission.accept(raw)
             await admission.admit(payload)
         except MalformedPayload as exc:
             return _error(400, str(exc), ctype)
@@ -295,6 +296,12 @@ def _handler(admission: Admission, max_body_bytes: int, read_timeout: float):
         return web.Response(body=response.SerializeToString(), content_type=PROTOBUF)
 
     return handle
+
+
+def _json_to_protobuf(signal: Signal, body: bytes) -> bytes:
+    from processors import otlp_json  # JSON only: keep the protobuf path import-light
+
+    return otlp_json.decode(signal, body).SerializeToString()
 
 
 class _TooLarge(Exception):

@@ -95,6 +95,7 @@ class OtlpReceiver(Receiver):
         self.id = settings.component_id
         self.telemetry: SelfTelemetry = settings.telemetry
         self.log = settings.logger
+        self._offload = settings.offload
         self._consumers: dict[Signal, Consumer] = {}
         self._grpc = None
         self._health = None
@@ -107,7 +108,8 @@ class OtlpReceiver(Receiver):
 
     def _admissions(self) -> dict[Signal, Admission]:
         return {
-            s: Admission(s, c, receiver_id=self.id, telemetry=self.telemetry, validate=self.config.validate_requests)
+            s: Admission(s, c, receiver_id=self.id, telemetry=self.telemetry, validate=self.config.validate_requests,
+                         offload=self._offload)
             for s, c in self._consumers.items()
         }
 

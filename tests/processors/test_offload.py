@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from bench.common import span_request
 from processors.api import Payload, Signal
 from processors.offload import Offload
+from tests.processors.session_health.helpers import logs_request, record
 from tests.support.otlp import kv
 from tests.support.procs import free_port, running
 
@@ -34,6 +35,35 @@ service:
     traces: {{receivers: [otlp], processors: [redaction], exporters: [debug]}}
   server: {{{server}}}
 """
+
+
+LOGS_CONFIG = """
+receivers:
+  otlp:
+    grpc: {{endpoint: "127.0.0.1:{port}", max_recv_msg_size_mib: 64}}
+processors:
+  redaction:
+    detectors: [email]
+connectors:
+  session_health:
+    api: {{endpoint: "127.0.0.1:{api_port}"}}
+exporters:
+  debug: {{verbosity: basic}}
+service:
+  pipelines:
+    logs: {{receivers: [otlp], processors: [redaction], exporters: [debug, session_health]}}
+    metrics: {{receivers: [session_health], exporters: [debug]}}
+"""
+LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+
+
+def dirty_logs(records: int) -> bytes:
+    """Session heartbeats of 5,000 sessions, each body naming a distinct email, at the current time."""
+    now = time.time()
+    recs = [record("heartbeat", ts=now - 1 + i / records, session=f"s-{i % 5000}",
+                   attrs={"note": f"sent the invoice {i} to person{i}.x{i * 7919}@example.org"})
+            for i in range(records)]
+    return logs_request(*recs).SerializeToString()
 
 
 def dirty_request(attributes: int) -> bytes:
@@ -85,6 +115,41 @@ async def test_health_and_small_exports_answer_while_a_huge_dirty_request_is_red
     assert max(health_s) < 0.1, f"health check took {max(health_s):.3f}s while the big request ran {big_s:.1f}s"
     assert max(export_s) < 0.1, f"small export took {max(export_s):.3f}s while the big request ran {big_s:.1f}s"
     assert overlapped, f"the checks must overlap the dirty request ({big_s:.1f}s)"
+
+
+@pytest.mark.slow
+async def test_session_health_answers_while_huge_dirty_logs_pass_through_its_connector(tmp_path):
+    import urllib.request
+
+    port, api_port = free_port(), free_port()
+    config = tmp_path / "offload-logs.yaml"
+    config.write_text(LOGS_CONFIG.format(port=port, api_port=api_port))
+    big = dirty_logs(30_000)
+    health_url = f"http://127.0.0.1:{api_port}/session/health"
+
+    def fleet_health() -> float:
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(health_url, timeout=10) as r:
+            assert r.status == 200
+        return time.perf_counter() - t0
+
+    argv = [sys.executable, "-m", "processors.cli", "serve", "--config", str(config)]
+    env = {"SESSION_HEALTH_ADMIN_TOKEN": "offload-test-token"}
+    with running(argv, port=port, log=tmp_path / "serve.log", env=env):
+        opts = [("grpc.max_send_message_length", 64 << 20)]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=opts) as ch:
+            export = ch.unary_unary(LOGS_EXPORT, request_serializer=None, response_deserializer=None)
+            await asyncio.to_thread(fleet_health)
+            big_call = asyncio.ensure_future(export(big, timeout=120))
+            timings = []
+            for _ in range(30):
+                await asyncio.sleep(0.1)
+                timings.append(await asyncio.to_thread(fleet_health))
+                if big_call.done():
+                    break
+            await big_call
+    assert len(timings) > 3, "the dirty logs were too quick to show anything"
+    assert max(timings) < 0.1, f"/session/health took {max(timings):.3f}s while the dirty logs were processed"
 
 
 def test_only_payloads_of_min_bytes_are_offloaded():
