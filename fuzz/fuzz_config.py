@@ -2,7 +2,9 @@
 
 Invariant: any YAML text, under any environment, gives either a ConfigError
 that says what is wrong (a non-empty problem) or a built Service; never
-another exception. Building opens no socket (start() does).
+another exception. Building opens no socket (start() does). A ConfigError's
+problem quotes no value of the environment (four characters or more) that the
+text does not hold itself.
 
 The first byte picks how the rest becomes a config:
 
@@ -32,7 +34,7 @@ import atheris
 with atheris.instrument_imports(include=["processors", "yaml"]):
     import yaml
 
-    from processors.config import ConfigError, parse_config
+    from processors.config import MIN_SCRUBBED_LENGTH, ConfigError, parse_config
     from processors.pipeline import Service, build_service
     from processors.registry import Registry
 
@@ -144,6 +146,9 @@ def _check(text: str, environ: dict[str, str]) -> None:
     except ConfigError as exc:
         assert isinstance(exc.problem, str) and exc.problem, f"ConfigError without a problem: {exc!r}"
         assert isinstance(exc.path, str)
+        for name, value in environ.items():
+            if len(value) >= MIN_SCRUBBED_LENGTH and value not in text and "${env:" not in value:
+                assert value not in exc.problem, f"the value of {name} is quoted: {exc.problem!r}"
         return
     assert isinstance(service, Service)
     assert set(service.pipelines) == set(config.service.pipelines)

@@ -30,11 +30,12 @@ class ConfigError(ValueError):
 
     Whoever raises it, the message is scrubbed here (``scrub_secrets``): a URL's
     password and the values the last parsed config took from the environment
-    never reach a terminal or a log.
+    never reach a terminal or a log. The path is made of keys, which are never
+    expanded: only a URL's password is masked there.
     """
 
     def __init__(self, path: str, problem: str) -> None:
-        path, problem = scrub_secrets(path), scrub_secrets(problem)
+        path, problem = _USERINFO.sub(_mask_userinfo, path), scrub_secrets(problem)
         super().__init__(f"{path}: {problem}" if path else problem)
         self.path = path
         self.problem = problem

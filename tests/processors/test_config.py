@@ -177,3 +177,9 @@ def test_a_scalar_that_does_not_convert_is_a_config_error(text):
 @pytest.mark.parametrize("value", [f"!!int {SECRET}", "2020-13-01", "[" * 2000])
 def test_an_environment_value_that_does_not_convert_stays_text(value):
     assert expand_env({"v": "${env:X}"}, environ={"X": value}) == {"v": value}
+
+
+def test_a_key_path_is_never_rewritten_by_environment_values():
+    parse_config(MINIMAL.replace("127.0.0.1:1", "'${env:HOP}'"), environ={"HOP": "traces"})
+    err = ConfigError("service.pipelines.traces.processors[0]", "processor 'traces' is not declared")
+    assert str(err) == "service.pipelines.traces.processors[0]: processor '${env:HOP}' is not declared"
