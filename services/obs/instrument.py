@@ -17,6 +17,7 @@ HTTPX always uses the upstream instrumentation.
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -29,18 +30,50 @@ from opentelemetry.trace import TracerProvider
 
 from services.obs.lean_spans import LeanTracer
 from services.obs.redis_spans import trace_redis
-from services.obs.sql_spans import trace_sql
-from services.obs.upstream_internals import DB_CLIENT_CONNECTIONS_USAGE, EngineTracer, fastapi_telemetry_config
+from services.obs.upstream_internals import (
+    DB_CLIENT_CONNECTIONS_USAGE,
+    EngineTracer,
+    StabilitySignal,
+    fastapi_telemetry_config,
+    semconv_modes,
+    semconv_schema_url,
+    semconv_schema_url_for,
+)
 
 Mode = Literal["opentelemetry", "lean"]
 # The instrumentation scopes of the spans the lean mode makes, one per library, as upstream has them.
 LEAN_SCOPES = {"fastapi": "services.obs.fastapi", "redis": "services.obs.redis", "sqlalchemy": "services.obs.sqlalchemy"}
 
 
+def _obs_version() -> str:
+    try:
+        return metadata.version("otelpipe")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+OBS_VERSION = _obs_version()
+
+
+def lean_schema_url(library: str) -> str:
+    """The schema_url upstream gives the scope of ``library`` under the conventions in force."""
+    http_mode, db_mode = semconv_modes()
+    if library == "fastapi":
+        return semconv_schema_url(http_mode)
+    if library == "redis":
+        return semconv_schema_url_for([StabilitySignal.DATABASE, StabilitySignal.HTTP])
+    return ""  # the SQLAlchemy instrumentation's tracer has none
+
+
 def lean_tracer(tracer_provider: TracerProvider, library: str) -> LeanTracer:
-    """The tracer of one lean-mode scope (``lean_spans``), over ``tracer_provider``'s sampler and processors."""
+    """The tracer of one lean-mode scope (``lean_spans``), over ``tracer_provider``'s sampler and processors.
+
+    Its scope has obs's version and the schema_url the upstream instrumentation's scope has.
+    """
     scope = LEAN_SCOPES[library]
-    return LeanTracer(tracer_provider.get_tracer(scope), scope)
+    schema_url = lean_schema_url(library) or None
+    return LeanTracer(tracer_provider.get_tracer(scope, OBS_VERSION, schema_url=schema_url), scope,
+                      OBS_VERSION, schema_url)
 
 
 # FastAPI's own OpenTelemetry support (``FastAPI(telemetry=...)``), every signal of it.
@@ -146,8 +179,8 @@ def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, mode:
     checkout and checkin, the largest cost of a traced query) is off, with the
     listeners that feed it, unless ``pool_metrics`` is given.
     """
-    if mode == "lean" and pool_metrics is None:
-        return trace_sql(engine, lean_tracer(tracer_provider, "sqlalchemy"))
+    # Both modes: the lean SQL spans (sql_spans) do not yet name spans, read the database name and user, or
+    # record failures as the upstream instrumentation does, so the lean mode uses the upstream one too.
     sync_engine = getattr(engine, "sync_engine", engine)
     if getattr(sync_engine, "_obs_instrumented", False):
         return engine

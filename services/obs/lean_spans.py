@@ -57,9 +57,9 @@ _FLAGS = tuple(TraceFlags(v) for v in range(4))
 class LeanTracer(trace.Tracer):
     """A tracer of one instrumentation scope whose spans are ``LeanSpan``s, over an SDK tracer's pipeline."""
 
-    def __init__(self, tracer: Any, scope: str) -> None:
+    def __init__(self, tracer: Any, scope: str, version: str | None = None, schema_url: str | None = None) -> None:
         self.tracer = tracer
-        self.scope = InstrumentationScope(scope)
+        self.scope = InstrumentationScope(scope, version, schema_url)
         # The parts of the SDK tracer a span needs; None when it is not an SDK tracer (no-op, proxy).
         parts = sdk_tracer_parts(tracer)
         self.sampler, self.ids, self.processor, self.resource = parts or (None, None, None, None)

@@ -33,7 +33,13 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from opentelemetry.instrumentation.asgi import get_host_port_url_tuple
+from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+from opentelemetry.util.http import parse_excluded_urls
+
 from services.obs import context
+from services.obs.instrument import excluded_urls_from_env
+from services.obs.server_span import ServerSpanRules
 from services.obs.lean_spans import SpanHandover
 from services.obs.logging import InfoSampler
 from services.obs.metrics import RequestMetrics
@@ -119,9 +125,14 @@ class ObsMiddleware:
         self.endpoints = endpoints
         self.endpoint_paths = frozenset(
             getattr(route, "path", None) for route in getattr(endpoints, "routes", ())) - {None}
+        self.rules = ServerSpanRules()
+        self.excluded = parse_excluded_urls(excluded) if (excluded := excluded_urls_from_env()) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket" and self.tracer is not None:
+                await self._websocket(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         method = scope["method"]
@@ -133,15 +144,14 @@ class ObsMiddleware:
         token = context.CURRENT.set(req)
         span, span_token, upstream = None, None, None
         path = _route_path(scope)
-        if self.tracer is not None and path not in self.untraced_paths:
+        root_path = scope.get("root_path", "")
+        if self.tracer is not None and self._traced(scope, path):
             req.spans = SpanHandover()
-            attributes = {"http.request.method": method, "url.scheme": scope.get("scheme", "http"),
-                          "url.path": scope.get("path", ""), "http.request_id": request_id}
-            client = scope.get("client")
-            if client:
-                attributes["client.address"] = client[0]  # the exporter keeps only its network (export.py)
+            attributes = self.rules.request_attributes(scope)
+            attributes["http.request_id"] = request_id
             parent = _parent_context(scope)
-            span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+            span = self.tracer.start_span(self.rules.name(method, None), context=parent, kind=SpanKind.SERVER,
+                                          attributes=attributes)
             # On the caller's context, so that what else it propagated (baggage) reaches the handler too.
             span_token = otel_context.attach(trace.set_span_in_context(span, parent))
         else:
@@ -182,19 +192,48 @@ class ObsMiddleware:
             self.metrics.record(route, method, status, elapsed)
             self._access_log(route, method, status, elapsed)
             if span is not None:
-                self._end_span(span, route, method, status)
+                self.rules.end(span, status, ServerSpanRules.route(scope, root_path), method)
+                span.end()
                 otel_context.detach(span_token)
             if req.spans is not None:
                 req.spans.hand_over()
             context.CURRENT.reset(token)
 
-    @staticmethod
-    def _end_span(span: Any, route: str, method: str, status: int) -> None:
-        span.update_name(f"{method} {route}")
-        span.set_attributes({"http.route": route, "http.response.status_code": status})
-        if status >= 500:
-            span.set_status(Status(StatusCode.ERROR))
-        span.end()
+    def _traced(self, scope: Scope, path: str) -> bool:
+        """Not a probe path, not excluded by the excluded-URLs variable, and instrumentation not suppressed."""
+        if path in self.untraced_paths or not is_http_instrumentation_enabled():
+            return False
+        return self.excluded is None or not self.excluded.url_disabled(get_host_port_url_tuple(scope)[2])
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection's server span, as the upstream instrumentation makes it."""
+        if not self._traced(scope, _route_path(scope)):
+            await self.app(scope, receive, send)
+            return
+        root_path = scope.get("root_path", "")
+        span = self.tracer.start_span(self.rules.name("", None), context=_parent_context(scope),
+                                      kind=SpanKind.SERVER, attributes=self.rules.request_attributes(scope))
+        span_token = otel_context.attach(trace.set_span_in_context(span))
+        status: list[int] = []
+
+        async def traced_send(message: Message) -> None:
+            if message["type"] == "websocket.send" and not status:
+                status.append(200)
+                self.rules.end(span, 200, None, "")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, traced_send)
+        except Exception as exc:
+            span.record_exception(exc)
+            raise
+        finally:
+            span.update_name(self.rules.name("", ServerSpanRules.route(scope, root_path)))
+            route = ServerSpanRules.route(scope, root_path)
+            if route:
+                span.set_attribute("http.route", route)
+            span.end()
+            otel_context.detach(span_token)
 
     def _access_log(self, route: str, method: str, status: int, elapsed: float) -> None:
         level = logging.ERROR if status >= 500 else logging.INFO

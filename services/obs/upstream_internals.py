@@ -37,6 +37,9 @@ from opentelemetry.instrumentation._semconv import (
     _StabilityMode as StabilityMode,
 )
 from opentelemetry.instrumentation._semconv import _get_schema_url as semconv_schema_url
+from opentelemetry.instrumentation._semconv import (
+    _get_schema_url_for_signal_types as semconv_schema_url_for,
+)
 
 # 3. SQLAlchemy's per-engine tracer, built directly (the instrumentor is a process-wide singleton).
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
@@ -50,7 +53,8 @@ __all__ = [
     "DB_CLIENT_CONNECTIONS_USAGE", "ENGINE_TRACER_LISTENER_HOOK", "EngineTracer", "METRIC_READER_RECEIVE_HOOK",
     "SPAN_EXPORTER_TRANSLATE_HOOK", "SemconvStability", "StabilityMode", "StabilitySignal", "check",
     "check_versions", "encode_instrumentation_scope", "encode_resource", "fastapi_telemetry_config",
-    "reader_aggregations", "sdk_tracer_parts", "semconv_schema_url", "socketio_dispatch_name",
+    "reader_aggregations", "reset_semconv_opt_in", "sdk_tracer_parts", "semconv_modes", "semconv_schema_url", "semconv_schema_url_for",
+    "socketio_dispatch_name",
 ]
 
 # 5. Methods overridden in subclasses, by name.
@@ -88,6 +92,19 @@ def fastapi_telemetry_config(app: Any) -> dict[str, Any] | None:
     return config if isinstance(config, dict) else None
 
 
+def semconv_modes() -> tuple[Any, Any]:
+    """(HTTP, database) conventions ``OTEL_SEMCONV_STABILITY_OPT_IN`` selects, read as the instrumentations read it."""
+    SemconvStability._initialize()
+    return (SemconvStability._get_opentelemetry_stability_opt_in_mode(StabilitySignal.HTTP),
+            SemconvStability._get_opentelemetry_stability_opt_in_mode(StabilitySignal.DATABASE))
+
+
+def reset_semconv_opt_in() -> None:
+    """Read ``OTEL_SEMCONV_STABILITY_OPT_IN`` again at the next instrumentation (it is read once per process)."""
+    SemconvStability._initialized = False
+    SemconvStability._initialize()
+
+
 def check() -> list[str]:
     """What of the above the installed libraries no longer have; empty when everything is there."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -115,7 +132,7 @@ def check() -> list[str]:
     temporalities, aggregations = reader_aggregations(InMemoryMetricReader())
     if temporalities is None or aggregations is None:
         missing.append("opentelemetry.sdk.metrics.export.MetricReader._instrument_class_temporality/_aggregation")
-    for member in ("_initialize", "_get_opentelemetry_stability_opt_in_mode"):
+    for member in ("_initialize", "_get_opentelemetry_stability_opt_in_mode", "_initialized"):
         if not hasattr(SemconvStability, member):
             missing.append(f"opentelemetry.instrumentation._semconv._OpenTelemetrySemanticConventionStability.{member}")
     return missing
