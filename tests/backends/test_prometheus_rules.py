@@ -5,8 +5,12 @@ real scrape has."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
+import time
+import urllib.request
 
 import pytest
 import yaml
@@ -22,7 +26,7 @@ from tests.backends.rules import (
     rule_files,
     series_names,
 )
-from tests.support.procs import require_tool
+from tests.support.procs import free_port, require_tool, running
 
 SEVERITIES = {"critical", "warning"}
 TEAMS = {"ingest", "collector", "sessions", "divan", "crosssell", "pipeline"}
@@ -148,3 +152,38 @@ def test_the_known_names_come_from_every_scrape_target():
                                                                        "otelcol_exporter_send_failed_spans")):
         section = text.split(marker, 1)[1].split("\n## ", 1)[0]
         assert sample in section.split()
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.load(resp)
+
+
+def test_a_real_prometheus_loads_the_rules_and_the_overridden_targets(tmp_path):
+    """The override path of compose and k8s: the same prometheus.yml and rules, other target files."""
+    binary = require_tool("prometheus", "/usr/bin/prometheus")
+    conf = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS_DIR, conf, ignore=shutil.ignore_patterns("tests"))
+    ports = {name: free_port() for name in ("otelcol-exporter", "otelcol", "otelproc", "alertmanager")}
+    for name, port in ports.items():
+        (conf / "targets" / f"{name}.yml").write_text(f'- targets: ["127.0.0.1:{port}"]\n')
+    web = free_port()
+    argv = [binary, f"--config.file={conf / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{web}"]
+    api = f"http://127.0.0.1:{web}/api/v1"
+    expected_jobs = {"otelcol-exporter", "otelcol", "otelproc"}
+    with running(argv, port=web, log=tmp_path / "prometheus.log"):
+        deadline = time.monotonic() + 30
+        while True:
+            targets = _get_json(f"{api}/targets")["data"]["activeTargets"]
+            managers = _get_json(f"{api}/alertmanagers")["data"]["activeAlertmanagers"]
+            groups = _get_json(f"{api}/rules")["data"]["groups"]
+            if ({t["labels"]["job"] for t in targets} == expected_jobs and managers) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert {t["labels"]["job"]: t["scrapeUrl"] for t in targets} == {
+        job: f"http://127.0.0.1:{ports[job]}/metrics" for job in expected_jobs}
+    assert [m["url"] for m in managers] == [f"http://127.0.0.1:{ports['alertmanager']}/api/v2/alerts"]
+    loaded = {(g["name"], r["name"]) for g in groups for r in g["rules"]}
+    assert loaded == {(r.group, r.alert or r.record) for r in load_rules()}
+    assert all(r["health"] != "err" for g in groups for r in g["rules"])
