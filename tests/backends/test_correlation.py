@@ -28,7 +28,7 @@ from tests.services.conftest import pg_url, redis_url, start_app  # noqa: F401  
 from tests.services.ingest.conftest import batch, make_ingest  # noqa: F401  (fixtures)
 from tests.support.pipeline import BACKENDS, collector_pipeline, count_items
 from tests.support.procs import REPO, free_port
-from tests.support.stores import get_json, eventually, jaeger_store, victorialogs_store
+from tests.support.stores import eventually, get_json, jaeger_store, victorialogs_store
 
 pytestmark = pytest.mark.e2e
 
