@@ -19,31 +19,45 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.trace import SpanKind, Tracer
 
 from services.obs.client_span import Ending, mark_failed
+from services.obs.upstream_internals import StabilityMode, redis_conn_attributes, semconv_modes
 
 _MARK = "_obs_redis_traced"
 _MAX_STATEMENT = 1000
 
 
+class _Base(NamedTuple):
+    """What every span of one client carries: its connection attributes, and the statement's key(s)."""
+
+    attributes: dict[str, Any]
+    statement_keys: tuple[str, ...]
+
+
 def connection_attributes(client: Any) -> dict[str, Any]:
-    """What the connection pool says about the server, as span attributes.
+    """What the connection pool says about the server, as span attributes, as the upstream instrumentation
+    gives them under the conventions in force (``OTEL_SEMCONV_STABILITY_OPT_IN``).
 
     A client without one pool (a cluster client) talks to many servers: only ``db.system`` is known.
     """
     kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
     if kwargs is None:
         return {"db.system": "redis"}
-    attrs: dict[str, Any] = {"db.system": "redis", "db.redis.database_index": int(kwargs.get("db") or 0)}
-    if "path" in kwargs:
-        attrs["net.peer.name"] = str(kwargs["path"])
-    else:
-        attrs["net.peer.name"] = str(kwargs.get("host", "localhost"))
-        attrs["net.peer.port"] = int(kwargs.get("port", 6379))
-    return attrs
+    http_mode, db_mode = semconv_modes()
+    return redis_conn_attributes(kwargs, db_mode, http_mode)
+
+
+def statement_keys() -> tuple[str, ...]:
+    """Where the statement goes under the database conventions in force: old, stable, or both."""
+    db_mode = semconv_modes()[1]
+    if db_mode is StabilityMode.DATABASE:
+        return ("db.query.text",)
+    if db_mode is StabilityMode.DATABASE_DUP:
+        return ("db.statement", "db.query.text")
+    return ("db.statement",)
 
 
 def statement(args: tuple[Any, ...]) -> str:
@@ -62,8 +76,16 @@ def _pipeline_statement(commands: list[tuple[Any, ...]]) -> tuple[str, str]:
 
 
 def _commands_of(pipeline: Any) -> list[tuple[Any, ...]]:
-    # redis-py keeps queued commands as (args, options) pairs.
-    return [entry[0] for entry in getattr(pipeline, "command_stack", ())]
+    # redis-py keeps queued commands as (args, options) pairs; a cluster pipeline as PipelineCommand objects.
+    return [entry.args if hasattr(entry, "args") else entry[0] for entry in _stack_of(pipeline)]
+
+
+def _stack_of(pipeline: Any) -> Any:
+    # redis-py 6+ cluster pipelines queue on their execution strategy (their command_stack stays empty).
+    strategy = getattr(pipeline, "_execution_strategy", None)
+    if strategy is not None and hasattr(strategy, "command_queue"):
+        return strategy.command_queue
+    return getattr(pipeline, "command_stack", ())
 
 
 def _pipeline_failed(span: Any, exc: BaseException) -> None:
@@ -72,12 +94,13 @@ def _pipeline_failed(span: Any, exc: BaseException) -> None:
         mark_failed(span, exc)
 
 
-def _command_span(tracer: Tracer, base: dict[str, Any], args: tuple[Any, ...]) -> Ending:
-    return Ending(tracer.start_span(str(args[0]) if args else "redis", kind=SpanKind.CLIENT,
-                                    attributes={**base, "db.statement": statement(args)}))
+def _command_span(tracer: Tracer, base: _Base, args: tuple[Any, ...]) -> Ending:
+    attributes = {**base.attributes, **dict.fromkeys(base.statement_keys, statement(args)),
+                  "db.redis.args_length": len(args)}
+    return Ending(tracer.start_span(str(args[0]) if args else "redis", kind=SpanKind.CLIENT, attributes=attributes))
 
 
-def _traced_sync(execute: Any, tracer: Tracer, base: dict[str, Any]) -> Any:
+def _traced_sync(execute: Any, tracer: Tracer, base: _Base) -> Any:
     @functools.wraps(execute)
     def execute_command(*args: Any, **options: Any) -> Any:
         with _command_span(tracer, base, args):
@@ -86,7 +109,7 @@ def _traced_sync(execute: Any, tracer: Tracer, base: dict[str, Any]) -> Any:
     return execute_command
 
 
-def _traced_async(execute: Any, tracer: Tracer, base: dict[str, Any]) -> Any:
+def _traced_async(execute: Any, tracer: Tracer, base: _Base) -> Any:
     @functools.wraps(execute)
     async def execute_command(*args: Any, **options: Any) -> Any:
         with _command_span(tracer, base, args):
@@ -95,7 +118,7 @@ def _traced_async(execute: Any, tracer: Tracer, base: dict[str, Any]) -> Any:
     return execute_command
 
 
-def _traced_pipeline_factory(make_pipeline: Any, tracer: Tracer, base: dict[str, Any]) -> Any:
+def _traced_pipeline_factory(make_pipeline: Any, tracer: Tracer, base: _Base) -> Any:
     @functools.wraps(make_pipeline)
     def pipeline(*args: Any, **kwargs: Any) -> Any:
         pipe = make_pipeline(*args, **kwargs)
@@ -104,8 +127,9 @@ def _traced_pipeline_factory(make_pipeline: Any, tracer: Tracer, base: dict[str,
         def pipeline_span() -> Ending:
             commands = _commands_of(pipe)
             name, text = _pipeline_statement(commands)
-            return Ending(tracer.start_span(name, kind=SpanKind.CLIENT, attributes={
-                **base, "db.statement": text, "db.redis.pipeline_length": len(commands)}), _pipeline_failed)
+            attributes = {**base.attributes, **dict.fromkeys(base.statement_keys, text),
+                          "db.redis.pipeline_length": len(commands)}
+            return Ending(tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes), _pipeline_failed)
 
         if inspect.iscoroutinefunction(execute):
             async def execute_async(*a: Any, **kw: Any) -> Any:
@@ -117,6 +141,11 @@ def _traced_pipeline_factory(make_pipeline: Any, tracer: Tracer, base: dict[str,
                 with pipeline_span():
                     return execute(*a, **kw)
             pipe.execute = execute_sync
+        # WATCH, and the commands a watching pipeline runs at once, are sent one by one: each a command span.
+        immediate = getattr(pipe, "immediate_execute_command", None)
+        if immediate is not None:
+            traced = _traced_async if inspect.iscoroutinefunction(immediate) else _traced_sync
+            pipe.immediate_execute_command = traced(immediate, tracer, base)
         return pipe
 
     return pipeline
@@ -126,7 +155,7 @@ def trace_redis(client: Any, tracer: Tracer) -> Any:
     """Trace every command and pipeline of ``client``; a second call is a no-op."""
     if getattr(client, _MARK, False):
         return client
-    base = connection_attributes(client)
+    base = _Base(connection_attributes(client), statement_keys())
     execute = client.execute_command
     traced = _traced_async if inspect.iscoroutinefunction(execute) else _traced_sync
     client.execute_command = traced(execute, tracer, base)

@@ -41,6 +41,9 @@ from opentelemetry.instrumentation._semconv import (
     _get_schema_url_for_signal_types as semconv_schema_url_for,
 )
 
+# 2b. The Redis instrumentation's connection attributes (lean Redis spans: the same, worked out once per client).
+from opentelemetry.instrumentation.redis.util import _extract_conn_attributes as redis_conn_attributes
+
 # 3. SQLAlchemy's per-engine tracer, built directly (the instrumentor is a process-wide singleton).
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 
@@ -53,7 +56,7 @@ __all__ = [
     "DB_CLIENT_CONNECTIONS_USAGE", "ENGINE_TRACER_LISTENER_HOOK", "EngineTracer", "METRIC_READER_RECEIVE_HOOK",
     "SPAN_EXPORTER_TRANSLATE_HOOK", "SemconvStability", "StabilityMode", "StabilitySignal", "check",
     "check_versions", "encode_instrumentation_scope", "encode_resource", "fastapi_telemetry_config",
-    "reader_aggregations", "reset_semconv_opt_in", "sdk_tracer_parts", "semconv_modes", "semconv_schema_url", "semconv_schema_url_for",
+    "reader_aggregations", "redis_conn_attributes", "reset_semconv_opt_in", "sdk_tracer_parts", "semconv_modes", "semconv_schema_url", "semconv_schema_url_for",
     "socketio_dispatch_name",
 ]
 

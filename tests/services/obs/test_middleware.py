@@ -73,14 +73,18 @@ def test_traceparent_names_the_server_span(mode: str) -> None:
 
 
 def test_lean_server_span_carries_the_stable_http_attributes() -> None:
-    app, _, cap = _app(OBS_INSTRUMENTATION="lean")
-    with TestClient(app) as client:
-        client.get("/items/3")
-        client.get("/items/0")
+    from tests.services.obs.semconv import opt_in
+
+    with opt_in("http"):
+        app, _, cap = _app(OBS_INSTRUMENTATION="lean")
+        with TestClient(app) as client:
+            client.get("/items/3")
+            client.get("/items/0")
     ok, missing = [s for s in cap.finished_spans() if s.name == "GET /items/{item_id}"]
     assert ok.attributes["http.request.method"] == "GET" and ok.attributes["url.path"] == "/items/3"
     assert ok.attributes["http.response.status_code"] == 200 and ok.status.status_code is StatusCode.UNSET
     assert missing.attributes["http.response.status_code"] == 404
+    assert ok.attributes["server.address"] == "testserver" and ok.attributes["network.protocol.version"] == "1.1"
 
 
 @pytest.mark.parametrize("mode", ["opentelemetry", "lean"])

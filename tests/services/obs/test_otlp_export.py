@@ -13,9 +13,9 @@ def _attributes(item) -> dict[str, object]:
     return {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in item.attributes}
 
 
-# Per instrumentation mode: the server span's scope, and its status and client-address attributes.
+# Per instrumentation mode: the server span's scope, and its status and client-address attributes (unset opt-in).
 MODES = {
-    "lean": ("services.obs.fastapi", "http.response.status_code", "client.address"),
+    "lean": ("services.obs.fastapi", "http.status_code", "net.peer.ip"),  # the same conventions as upstream
     "opentelemetry": ("opentelemetry.instrumentation.fastapi", "http.status_code", "net.peer.ip"),
 }
 

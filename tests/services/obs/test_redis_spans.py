@@ -23,7 +23,8 @@ def test_each_command_is_a_client_span_with_its_shape_not_its_values(redis_srv: 
     assert set_span.kind is SpanKind.CLIENT
     assert dict(set_span.attributes) == {
         "db.system": "redis", "db.redis.database_index": 0, "net.peer.name": "127.0.0.1",
-        "net.peer.port": redis_srv.port, "db.statement": "SET ? ?",
+        "net.peer.port": redis_srv.port, "db.statement": "SET ? ?", "db.redis.args_length": 3,
+        "net.transport": "ip_tcp",
     }
 
 
@@ -93,4 +94,5 @@ def test_a_client_without_one_connection_pool_claims_no_server_address() -> None
 
     assert connection_attributes(ClusterLike()) == {"db.system": "redis"}
     assert connection_attributes(redis.Redis(host="cache.internal", port=6380, db=2)) == {
-        "db.system": "redis", "db.redis.database_index": 2, "net.peer.name": "cache.internal", "net.peer.port": 6380}
+        "db.system": "redis", "db.redis.database_index": 2, "net.peer.name": "cache.internal", "net.peer.port": 6380,
+        "net.transport": "ip_tcp"}
