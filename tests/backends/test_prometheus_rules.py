@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -174,6 +175,14 @@ def test_a_real_prometheus_loads_the_rules_and_the_overridden_targets(tmp_path):
     expected_jobs = {"otelcol-exporter", "otelcol", "otelproc"}
     with running(argv, port=web, log=tmp_path / "prometheus.log"):
         deadline = time.monotonic() + 30
+        # The port opens before the TSDB and the rules are loaded: the API answers 503 until then.
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{web}/-/ready", timeout=5).close()
+                break
+            except urllib.error.HTTPError:
+                assert time.monotonic() < deadline, "Prometheus not ready after 30 s"
+                time.sleep(0.1)
         while True:
             targets = _get_json(f"{api}/targets")["data"]["activeTargets"]
             managers = _get_json(f"{api}/alertmanagers")["data"]["activeAlertmanagers"]
