@@ -115,7 +115,7 @@ def _sample(text: str, name: str, **labels: str) -> float:
 
 
 def test_a_dead_trace_store_holds_up_nothing_and_loses_no_span(tmp_path: Any, record_property: Any) -> None:
-    with jaeger_store(tmp_path / "jaeger", persistent=True) as traces, \
+    with jaeger_store(tmp_path / "jaeger") as traces, \
             victorialogs_store(tmp_path / "vlogs") as logs, \
             collector_pipeline(tmp_path, overlays=[BACKENDS],
                                collector_env={**traces.collector_env(), **logs.collector_env()}) as pipeline:

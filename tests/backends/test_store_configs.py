@@ -96,3 +96,17 @@ def test_every_variable_in_the_store_configs_has_a_default() -> None:
     for path in (TEMPO, LOKI):
         for var in re.findall(r"\$\{([^}]*)\}", path.read_text()):
             assert ":-" in var, f"{path.name}: ${{{var}}} has no default"
+
+
+def test_jaeger_sets_every_port_away_from_the_collectors() -> None:
+    """Jaeger v2 is a Collector too: any port it is not given defaults onto one of otelcol's."""
+    jaeger = _load(REPO / "backends" / "tempo" / "jaeger.yaml")
+    gateway_ports = set(re.findall(r":-[\d.]*:(\d+)\}", GATEWAY.read_text())) | {"8888"}
+    endpoints = [jaeger["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"],
+                 jaeger["extensions"]["jaeger_query"]["http"]["endpoint"],
+                 jaeger["extensions"]["jaeger_query"]["grpc"]["endpoint"]]
+    assert list(jaeger["receivers"]["otlp"]["protocols"]) == ["grpc"]  # no OTLP/HTTP on a default :4318
+    ports = {_env_default(e).rsplit(":", 1)[1] for e in endpoints}
+    assert len(ports) == 3 and not ports & gateway_ports, (ports, gateway_ports)
+    assert jaeger["service"]["telemetry"]["metrics"]["level"] == "none"  # no self-metrics on :8888
+    assert jaeger["extensions"]["jaeger_query"]["enable_tracing"] is False

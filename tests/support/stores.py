@@ -31,54 +31,7 @@ from tests.support.procs import REPO, Proc, free_port, require_tool, wait_for_po
 
 T = TypeVar("T")
 
-JAEGER_CONFIG = """\
-# Jaeger v2 as a trace store for tests: OTLP in, memory or badger storage, query API.
-# Every port is its own (the defaults clash with the Collector's), nothing
-# traces or scrapes Jaeger itself.
-service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: info
-extensions:
-  jaeger_storage:
-    backends:
-      traces_store:
-{backend}
-  jaeger_query:
-    storage:
-      traces: traces_store
-    enable_tracing: false
-    http:
-      endpoint: 127.0.0.1:{query_port}
-    grpc:
-      endpoint: 127.0.0.1:{query_grpc_port}
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{otlp_port}
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: traces_store
-"""
-
-
-MEMORY_BACKEND = """\
-        memory:
-          max_traces: 100000"""
-# On disk: what the store acknowledged survives a restart (the memory backend starts empty).
-BADGER_BACKEND = """\
-        badger:
-          directories: {{keys: "{dir}", values: "{dir}"}}
-          ephemeral: false
-          ttl: {{spans: 1h}}"""
+JAEGER_CONFIG = REPO / "backends" / "tempo" / "jaeger.yaml"
 
 
 def jaeger_path() -> str:
@@ -108,11 +61,10 @@ def eventually(probe: Callable[[], T | None], what: str, timeout: float = 30.0, 
 
 @dataclass
 class JaegerStore:
-    """Jaeger v2 with an OTLP gRPC receiver. With ``persistent`` its spans are kept on disk (badger) across
-    ``stop``/``start``, on the same ports; otherwise in memory, and a restart starts empty."""
+    """Jaeger v2 running backends/tempo/jaeger.yaml: an OTLP gRPC receiver, spans on disk (badger) in
+    ``workdir``, kept across ``stop``/``start`` on the same ports."""
 
     workdir: Path
-    persistent: bool = False
     otlp_port: int = field(default_factory=free_port)
     query_port: int = field(default_factory=free_port)
     query_grpc_port: int = field(default_factory=free_port)
@@ -132,13 +84,13 @@ class JaegerStore:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        config = self.workdir / "jaeger.yaml"
-        backend = BADGER_BACKEND.format(dir=self.workdir / "badger") if self.persistent else MEMORY_BACKEND
-        config.write_text(JAEGER_CONFIG.format(otlp_port=self.otlp_port, query_port=self.query_port,
-                                               query_grpc_port=self.query_grpc_port, backend=backend))
-        # Jaeger's own tracer stays off whatever its config says (it would export to :4317).
-        env = {"OTEL_TRACES_SAMPLER": "always_off", "OTEL_SDK_DISABLED": "true"}
-        self.proc = Proc([jaeger_path(), f"--config={config}"], log=self.workdir / "jaeger.log", env=env)
+        env = {"JAEGER_OTLP_GRPC_ENDPOINT": self.otlp_endpoint,
+               "JAEGER_QUERY_HTTP_ENDPOINT": f"127.0.0.1:{self.query_port}",
+               "JAEGER_QUERY_GRPC_ENDPOINT": f"127.0.0.1:{self.query_grpc_port}",
+               "JAEGER_DATA_DIR": str(self.workdir / "badger"), "JAEGER_SPAN_TTL": "1h",
+               # Jaeger's own tracer stays off whatever its config says (it would export to :4317).
+               "OTEL_TRACES_SAMPLER": "always_off", "OTEL_SDK_DISABLED": "true"}
+        self.proc = Proc([jaeger_path(), f"--config={JAEGER_CONFIG}"], log=self.workdir / "jaeger.log", env=env)
         try:
             for port in (self.otlp_port, self.query_port):
                 wait_for_port(port, timeout=30, proc=self.proc.popen)
@@ -220,8 +172,8 @@ class VictoriaLogsStore:
 
 
 @contextlib.contextmanager
-def jaeger_store(workdir: Path, *, persistent: bool = False) -> Iterator[JaegerStore]:
-    store = JaegerStore(workdir, persistent=persistent)
+def jaeger_store(workdir: Path) -> Iterator[JaegerStore]:
+    store = JaegerStore(workdir)
     store.start()
     try:
         yield store
