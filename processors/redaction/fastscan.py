@@ -147,6 +147,8 @@ class ScanPattern:
     #: For a run of text bytes this long: RE2 cannot count that far, so its scanner
     #: looks for the run with bytes.translate and find instead of the regex.
     text_run: int = 0
+    #: The same for a run of the bytes that break a text run (rules._CONTROL_BYTE).
+    control_run: int = 0
     #: No literal to anchor on (digit runs, letter/digit shapes). Hyperscan scans these in
     #: a database of their own: mixed with the literal ones they slow the whole scan down.
     dense: bool = False
@@ -252,7 +254,8 @@ class Re2Scanner(Scanner):
         options.max_mem = 64 << 20
         self._set = re2.Set.SearchSet(options)
         self._runs = sorted({p.text_run for p in patterns if p.text_run})
-        regexes = [p for p in patterns if not p.text_run]
+        self._control_runs = sorted({p.control_run for p in patterns if p.control_run})
+        regexes = [p for p in patterns if not p.text_run and not p.control_run]
         for p in regexes:
             try:
                 self._set.Add(p.regex.encode("ascii"))
@@ -263,8 +266,10 @@ class Re2Scanner(Scanner):
             self._set.Compile()
 
     def scan(self, data: bytes) -> ScanResult:
-        dirty = (not self._empty and bool(self._set.Match(data))) or any(
-            _has_text_run(data, n) for n in self._runs
+        dirty = (
+            (not self._empty and bool(self._set.Match(data)))
+            or any(_has_text_run(data, n) for n in self._runs)
+            or any(_has_control_run(data, n) for n in self._control_runs)
         )
         return ScanResult(not dirty, [], dirty)
 
@@ -276,6 +281,10 @@ _TEXT_RUN_TABLE = bytes(0 if b in _RUN_BREAKERS else 1 for b in range(256))
 
 def _has_text_run(data: bytes, n: int) -> bool:
     return len(data) >= n and b"\x01" * n in data.translate(_TEXT_RUN_TABLE)
+
+
+def _has_control_run(data: bytes, n: int) -> bool:
+    return len(data) >= n and b"\x00" * n in data.translate(_TEXT_RUN_TABLE)
 
 
 class ValueScreen:

@@ -40,6 +40,10 @@ ARRAY_OR_MAP_VALUE = rf"[\x12\x2a]{_VARINT}[\x2a\x32]{_VARINT}\x0a"
 # A run of text bytes as long as the string limit (C0 controls other than tab,
 # newline, carriage return and escape break a run, and so do protobuf tags).
 _TEXT_BYTE = r"[^\x00-\x08\x0e-\x1a\x1c-\x1f]"
+# A string of those control bytes alone (NUL padding, say) is no run of text, so a run of them as
+# long as the limit is looked for too. A string that alternates the two kinds more often than the
+# limit is cut only when its request is walked for another reason.
+_CONTROL_BYTE = r"[\x00-\x08\x0e-\x1a\x1c-\x1f]"
 
 
 # Owners of value-screen patterns that are not detectors.
@@ -263,6 +267,7 @@ class RuleSet:
         if truncation.max_string_length:
             n = truncation.max_string_length
             patterns.append(ScanPattern("truncation", f"{_TEXT_BYTE}{{{n}}}", locate=False, text_run=n))
+            patterns.append(ScanPattern("truncation", f"{_CONTROL_BYTE}{{{n}}}", locate=False, control_run=n))
         return patterns
 
     def _screen_patterns(self) -> tuple[list[tuple[int, Any]], list[ScanPattern]]:

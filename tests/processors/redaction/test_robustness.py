@@ -157,3 +157,16 @@ def test_random_bytes_are_forwarded_or_refused_never_a_crash(processor, raw):
     except MalformedPayload:
         return
     assert out.raw == raw or out.modified
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "re2"])
+@pytest.mark.parametrize("char", ["\x00", "\x08", "\x1f", "a"])
+def test_a_long_string_of_one_byte_is_cut_whatever_the_byte(engine, char):
+    """Control bytes break a run of text, so a string of them alone needs its own run to be seen."""
+    from tests.processors.redaction.conftest import build
+
+    processor = build({**CONFIG, "scan_engine": engine})
+    out = run(processor, log_request(AnyValue(string_value="ok"), AnyValue(string_value=char * (MAX_LEN + 1))),
+              Signal.LOGS)
+    value = out.resource_logs[0].scope_logs[0].log_records[0].attributes[0].value.string_value
+    assert value == char * (MAX_LEN - 1) + "…"
