@@ -127,13 +127,16 @@ def test_a_critical_alert_inhibits_the_warning_of_the_same_thing(tmp_path: Path)
             alert("WaSessionHealthAlert", "critical", wa_session_id="s1", level="critical"),
             alert("WaSessionHealthAlert", "warning", wa_session_id="s3", level="warning"),
         ])
+        def status() -> dict:
+            return {(a["labels"]["alertname"], a["labels"]["severity"], a["labels"]["wa_session_id"]):
+                    a["status"]["inhibitedBy"] for a in _get(f"{base}/alerts")}
+
+        # The inhibitor takes the alerts in asynchronously: wait for its first verdict, then let it settle.
         deadline = time.monotonic() + 10
-        while True:
-            got = {(a["labels"]["alertname"], a["labels"]["severity"], a["labels"]["wa_session_id"]):
-                   a["status"]["inhibitedBy"] for a in _get(f"{base}/alerts")}
-            if len(got) == 5 or time.monotonic() > deadline:
-                break
+        while not any(status().values()) and time.monotonic() < deadline:
             time.sleep(0.1)
+        time.sleep(1.0)
+        got = status()
     inhibited = {key for key, by in got.items() if by}
     assert len(got) == 5
     assert inhibited == {
