@@ -218,6 +218,8 @@ def init(app: FastAPI, settings: ObsSettings | None = None, *, service_name: str
     if getattr(app.state, "obs", None) is not None:
         raise RuntimeError("obs.init was already called on this app")
     settings = settings if settings is not None else ObsSettings()
+    if settings.enabled and settings.OBS_INSTRUMENTATION == "lean":
+        instrument.check_lean_supported()
     prefix = metrics_prefix or default_metrics_prefix(service_name)
     providers = build_providers(settings, service_name, extra_metric_readers=extra_metric_readers)
     obs = Obs(settings, service_name, prefix, providers)

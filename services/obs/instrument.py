@@ -100,6 +100,22 @@ def turn_off_native_telemetry(app: FastAPI) -> None:
 UNTRACED_PATHS = ("/health/live", "/health/startup")
 
 
+# Standard switches the lean mode does not implement: set with OBS_INSTRUMENTATION=lean, init refuses to start.
+LEAN_UNSUPPORTED = (
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS",
+)
+
+
+def check_lean_supported() -> None:
+    """Raise if a standard instrumentation switch is set that the lean mode would silently ignore."""
+    found = [name for name in LEAN_UNSUPPORTED if os.environ.get(name, "").strip()]
+    if found:
+        raise ValueError(f"OBS_INSTRUMENTATION=lean does not honour {', '.join(found)}: unset it, or use "
+                         "OBS_INSTRUMENTATION=opentelemetry (the default), which does")
+
+
 def excluded_urls_from_env() -> str | None:
     """The excluded-URLs setting the upstream instrumentation reads, if set.
 

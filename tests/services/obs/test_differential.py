@@ -275,3 +275,28 @@ def test_lean_gives_what_the_upstream_instrumentations_give(
         if lines:
             problems.append(f"{label}:\n" + "\n".join(lines))
     assert not problems, f"OTEL_SEMCONV_STABILITY_OPT_IN={opt_in!r}\n" + "\n\n".join(problems)
+
+
+@pytest.mark.parametrize("variable", ["OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+                                      "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE"])
+def test_lean_refuses_at_init_a_standard_switch_it_cannot_honour(
+        monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "x-tenant")
+    with pytest.raises(ValueError, match=f"OBS_INSTRUMENTATION=lean does not honour {variable}"):
+        build_app(OBS_INSTRUMENTATION="lean")
+    build_app()  # the default mode honours it
+
+
+def test_a_lean_cluster_pipeline_span_names_its_commands(redis_cluster: int, traced) -> None:
+    """Compared with nothing upstream: its instrumentation fails a cluster pipeline (differential_allowed.py)."""
+    from services.obs.redis_spans import trace_redis
+
+    tracer, spans = traced
+    cluster = trace_redis(redis.RedisCluster(host="127.0.0.1", port=redis_cluster), tracer)
+    pipe = cluster.pipeline()
+    pipe.set("diff:c", "1")
+    pipe.get("diff:c")
+    assert pipe.execute() == [True, b"1"]
+    (span,) = spans.get_finished_spans()
+    assert span.name == "SET GET"
+    assert span.attributes["db.statement"] == "SET ? ?\nGET ?" and span.attributes["db.redis.pipeline_length"] == 2
