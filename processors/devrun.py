@@ -4,8 +4,11 @@ With bin/otelcol: otelcol (collector/gateway.yaml) → processors → otelcol �
 sinks. Without it (no Go toolchain): gateway mode, where the processors take
 OTLP on :4317/:4318 themselves and write the sinks. The seed services
 (ingest :8001, session :8002, divan :8003) emit through the `obs` SDK while
-built-in traffic drivers exercise them. Ctrl-C or SIGTERM stops everything
-this command started, by PID.
+built-in traffic drivers exercise them. When the trace and log stores are
+built (`make stores`: bin/jaeger standing in for Grafana Tempo, bin/victoria-logs
+for Grafana Loki), they start first and the Collector fans out to them through
+collector/overlays/backends.yaml. Ctrl-C or SIGTERM stops everything this
+command started, by PID.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 VAR = REPO / "var"
 SINKS = VAR / "sinks"
 OTELCOL = REPO / "bin" / "otelcol"
+JAEGER = REPO / "bin" / "jaeger"
+VICTORIALOGS = REPO / "bin" / "victoria-logs"
+BACKENDS_OVERLAY = REPO / "collector" / "overlays" / "backends.yaml"
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
 COLLECTOR_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 14317: "otlp/processed", 8889: "prometheus exporter",
@@ -36,6 +42,9 @@ PROCESSOR_PORTS = {24317: "processors OTLP gRPC", 8898: "processors self-metrics
 GATEWAY_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition", 8898: "processors self-metrics",
                  8890: "session-health API"}
 SERVICES = {"ingest": 8001, "session": 8002, "divan": 8003}
+# The trace store (Jaeger: OTLP gRPC, query API) and the log store (VictoriaLogs: OTLP/HTTP in, LogsQL out).
+STORE_PORTS = {4327: "Jaeger OTLP gRPC", 16686: "Jaeger query API", 16685: "Jaeger query gRPC",
+               9428: "VictoriaLogs"}
 
 
 def _busy(port: int) -> bool:
@@ -131,8 +140,9 @@ def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> i
 
 def _run_demo(duration: float | None, force_gateway: bool) -> int:
     gateway = force_gateway or not OTELCOL.exists()
+    stores = not gateway and JAEGER.exists() and VICTORIALOGS.exists()
     ports = {**(GATEWAY_PORTS if gateway else {**COLLECTOR_PORTS, **PROCESSOR_PORTS}),
-             **{p: f"{n} service" for n, p in SERVICES.items()}}
+             **(STORE_PORTS if stores else {}), **{p: f"{n} service" for n, p in SERVICES.items()}}
     busy = [f":{p} ({what})" for p, what in ports.items() if _busy(p)]
     if busy:
         print(f"make run: ports already in use: {', '.join(busy)}. Stop what holds them and retry.", file=sys.stderr)
@@ -156,13 +166,18 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
                                                 str(CONFIGS / "gateway.yaml")], "processors", env)))
             _wait_port(4317, procs[-1][1], "processors")
         else:
+            if stores:
+                _start_stores(env, procs)
+            else:
+                print("==> no trace/log store built (`make stores`): the Collector fans out to the sinks and "
+                      "Prometheus only")
             print("==> starting the processors (processors/configs/pipeline.yaml) on :24317")
             procs.append(("processors", _start([sys.executable, "-m", "processors.cli", "serve", "--config",
                                                 str(CONFIGS / "pipeline.yaml")], "processors", env)))
             _wait_port(24317, procs[-1][1], "processors")
             print("==> starting otelcol (collector/gateway.yaml) on :4317/:4318")
-            procs.append(("otelcol", _start([str(OTELCOL), f"--config={REPO / 'collector' / 'gateway.yaml'}"],
-                                            "otelcol", env)))
+            configs = [REPO / "collector" / "gateway.yaml", *([BACKENDS_OVERLAY] if stores else [])]
+            procs.append(("otelcol", _start([str(OTELCOL), *(f"--config={c}" for c in configs)], "otelcol", env)))
             _wait_port(4317, procs[-1][1], "otelcol")
         svc_env = {**env, **_service_env()}
         for name, port in SERVICES.items():
@@ -178,6 +193,8 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
               + ("" if gateway else "   Prometheus exposition: http://127.0.0.1:8889/metrics"))
         print(f"    session-health API: http://127.0.0.1:8890/session/health "
               f"(other routes need the bearer token in {VAR / 'session-health.token'})")
+        if stores:
+            print(_stores_note())
         started = time.monotonic()
         while duration is None or time.monotonic() - started < duration:
             time.sleep(2)
@@ -205,6 +222,36 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
         if procs:
             print(_final_note())
     return 0
+
+
+def _start_stores(env: dict[str, str], started: list[tuple[str, subprocess.Popen]]) -> None:
+    """Start Jaeger and VictoriaLogs (data under var/) into ``started``, and point the Collector's backends
+    overlay at them through ``env``."""
+    print("==> starting the trace store (bin/jaeger, backends/tempo/jaeger.yaml) on :4327, query API :16686")
+    jaeger_env = {"JAEGER_DATA_DIR": str(VAR / "jaeger"), "OTEL_TRACES_SAMPLER": "always_off",
+                  "OTEL_SDK_DISABLED": "true"}
+    started.append(("jaeger", _start([str(JAEGER), f"--config={REPO / 'backends' / 'tempo' / 'jaeger.yaml'}"],
+                                     "jaeger", jaeger_env)))
+    print("==> starting the log store (bin/victoria-logs) on :9428")
+    started.append(("victoria-logs", _start([str(VICTORIALOGS), "-httpListenAddr=127.0.0.1:9428",
+                                             f"-storageDataPath={VAR / 'victoria-logs'}", "-retentionPeriod=7d",
+                                             "-loggerLevel=WARN"], "victoria-logs", {})))
+    jaeger, vlogs = started[-2][1], started[-1][1]
+    _wait_port(4327, jaeger, "jaeger")
+    _wait_port(16686, jaeger, "jaeger")
+    _wait_port(9428, vlogs, "victoria-logs")
+    env["OTELCOL_TEMPO_ENDPOINT"] = "127.0.0.1:4327"
+    env["OTELCOL_LOKI_LOGS_ENDPOINT"] = "http://127.0.0.1:9428/insert/opentelemetry/v1/logs"
+
+
+def _stores_note() -> str:
+    return "\n".join([
+        "    trace store (Jaeger, in Tempo's place): http://127.0.0.1:16686",
+        "      traces of a service: /api/traces?service=whatsapp-ingest&limit=20   one trace: /api/traces/<trace_id>",
+        "    log store (VictoriaLogs, in Loki's place): http://127.0.0.1:9428/select/vmui/ (LogsQL)",
+        "      a trace's logs: /select/logsql/query?query=trace_id:=\"<trace_id>\"   errors: severity_text:ERROR",
+        "      (a trace id is in every response's traceparent header and in each log record's trace_id)",
+    ])
 
 
 def _final_note() -> str:
