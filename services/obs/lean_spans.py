@@ -1,12 +1,11 @@
 """The lean mode's spans: recorded in a plain object, handed to the SDK's span processors when they end.
 
-Why not the SDK's own ``Span``: on the benchmark route its construction,
-per-call locks, attribute checks on every set and its start and end cost about
-50 µs per span on the 2-core runner (three spans per request), which alone
-broke the SDK's overhead target (bench/bench_obs.py). A ``LeanSpan`` keeps
-the calls in plain fields, and at ``end`` builds the SDK's ``ReadableSpan``,
-the form every span processor and exporter receives, and passes it to the
-tracer's span processors, as the SDK's ``Span.end`` does.
+Why not the SDK's own ``Span``: its construction, per-call locks, attribute
+checks on every set and its start and end are most of a traced request's cost
+(bench/bench_obs.py measures both modes). A ``LeanSpan`` keeps the calls in
+plain fields, and at ``end`` builds the SDK's ``ReadableSpan``, the form every
+span processor and exporter receives, and passes it to the tracer's span
+processors, as the SDK's ``Span.end`` does.
 
 What stays the SDK's: the sampler (asked once per span, with the SDK's
 arguments; the default ``ParentBased(ALWAYS_ON)`` is not asked, as its

@@ -1,16 +1,14 @@
-"""Request middleware (seed 004 §6): server span, request id, correlation headers, request metrics, access log.
+"""Request middleware: server span (lean mode), request id, correlation headers, request metrics, access log.
 
 One plain ASGI layer does all of it: it wraps ``send`` instead of buffering
-the response (streaming stays intact), and it opens the request's server span
-itself, with the stable HTTP semantic conventions (``http.request.method``,
-``http.route``, ``url.path``, ``http.response.status_code``). That span is
-hand-written as an alternative to opentelemetry-instrumentation-fastapi because
-the upstream middleware costs 130-170 µs more per request on a 2-core runner
-(it re-matches every route to find the template, decodes the headers once per
-lookup, and sets every attribute twice) — more than the SDK's whole overhead
-budget (bench/bench_obs.py). With ``OBS_INSTRUMENTATION=opentelemetry`` the
-upstream instrumentation makes the span; this layer then only adds ids,
-headers, metrics and logs.
+the response (streaming stays intact). With ``OBS_INSTRUMENTATION=lean`` it
+opens the request's server span itself (``server_span``: the attributes, name,
+route and status the upstream FastAPI instrumentation gives, under the
+conventions ``OTEL_SEMCONV_STABILITY_OPT_IN`` selects), and a WebSocket
+connection's span, without the upstream middleware's second route match and
+per-message spans. With the upstream instrumentation (the default) that
+middleware makes the span; this layer then only adds ids, headers, metrics and
+logs.
 
 Metrics, the access log, the end of the span and the hand-over of the
 request's child spans to the span processors (``lean_spans.SpanHandover``)

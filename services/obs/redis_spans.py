@@ -1,14 +1,14 @@
 """Client spans for redis-py (sync and asyncio, fakeredis included), in the SDK's lean mode.
 
-One CLIENT span per command and one per pipeline, with the attributes
-opentelemetry-instrumentation-redis sets by default (``db.system``,
-``db.statement`` as ``GET ?``, ``db.redis.database_index``,
-``net.peer.name``, ``net.peer.port``), so traces and dashboards read the
-same in either mode. Written here rather than taken from the upstream package
-because that one rebuilds the connection attributes and sets each attribute
-through its own locked call on every command, which made a traced GET cost
-about 75 µs on the benchmark runner; here the connection part is worked out
-once per client and the span is made in one call.
+One CLIENT span per command, per pipeline, and per command a pipeline sends
+at once (``WATCH``, and what a watching pipeline runs before ``MULTI``), with
+the names and attributes opentelemetry-instrumentation-redis gives under the
+conventions ``OTEL_SEMCONV_STABILITY_OPT_IN`` selects: its own connection
+attributes (worked out once per client), ``db.statement`` or
+``db.query.text`` as ``GET ?``, ``db.redis.args_length``,
+``db.redis.pipeline_length``. A cluster pipeline's span names its commands.
+What it saves against the upstream package: the connection attributes rebuilt
+and each attribute set through its own locked call on every command.
 
 The wrapping is per client object (``client.execute_command`` and
 ``client.pipeline``), never the library's classes: apps in one process keep
@@ -21,6 +21,7 @@ import functools
 import inspect
 from typing import Any, NamedTuple
 
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, Tracer
 
 from services.obs.client_span import Ending, mark_failed
@@ -103,6 +104,8 @@ def _command_span(tracer: Tracer, base: _Base, args: tuple[Any, ...]) -> Ending:
 def _traced_sync(execute: Any, tracer: Tracer, base: _Base) -> Any:
     @functools.wraps(execute)
     def execute_command(*args: Any, **options: Any) -> Any:
+        if not is_instrumentation_enabled():  # suppress_instrumentation(), as upstream honours it
+            return execute(*args, **options)
         with _command_span(tracer, base, args):
             return execute(*args, **options)
 
@@ -112,6 +115,8 @@ def _traced_sync(execute: Any, tracer: Tracer, base: _Base) -> Any:
 def _traced_async(execute: Any, tracer: Tracer, base: _Base) -> Any:
     @functools.wraps(execute)
     async def execute_command(*args: Any, **options: Any) -> Any:
+        if not is_instrumentation_enabled():
+            return await execute(*args, **options)
         with _command_span(tracer, base, args):
             return await execute(*args, **options)
 
@@ -133,11 +138,15 @@ def _traced_pipeline_factory(make_pipeline: Any, tracer: Tracer, base: _Base) ->
 
         if inspect.iscoroutinefunction(execute):
             async def execute_async(*a: Any, **kw: Any) -> Any:
+                if not is_instrumentation_enabled():
+                    return await execute(*a, **kw)
                 with pipeline_span():
                     return await execute(*a, **kw)
             pipe.execute = execute_async
         else:
             def execute_sync(*a: Any, **kw: Any) -> Any:
+                if not is_instrumentation_enabled():
+                    return execute(*a, **kw)
                 with pipeline_span():
                     return execute(*a, **kw)
             pipe.execute = execute_sync

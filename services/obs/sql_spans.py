@@ -1,21 +1,16 @@
-"""Client spans for SQLAlchemy engines (sync and async), in the SDK's lean mode.
+"""Client spans for SQLAlchemy engines (sync and async) made by wrapping the engine's dialect.
 
-One CLIENT span per statement sent to the driver, with the attributes
-opentelemetry-instrumentation-sqlalchemy sets by default (``db.system``,
-``db.name``, ``db.statement``, ``db.operation``, ``net.peer.name``,
-``net.peer.port``) and its span name (``SELECT mydb``). ``db.statement`` is
-the raw text here; the exporter wrapper strips its literals
-(``export.py``) before anything leaves the process.
-
-Why not the upstream package: it hooks SQLAlchemy's ``before/after_cursor_execute``
-events, and an engine with cursor events takes a slower execution path on
-every statement (about 20 µs on the benchmark runner, before any span is
-made); it also works out the connection attributes per statement. Here the
-engine's dialect is wrapped instead (``do_execute``, ``do_executemany``,
-``do_execute_no_params``, the three calls through which every statement
-reaches the DBAPI cursor), and the connection attributes are read once.
-The dialect object belongs to one engine (and the engines derived from it
-by ``execution_options``), so other engines in the process are untouched.
+Not used by ``obs.init`` at present: in both modes SQL spans come from
+opentelemetry-instrumentation-sqlalchemy (``instrument.instrument_sqlalchemy``),
+because these do not yet name spans, read the database name and user, or
+record a failure as it does (the differential test,
+tests/services/obs/test_differential.py, shows the gaps if they are wired back
+in). One CLIENT span per statement sent to the driver (``do_execute``,
+``do_executemany``, ``do_execute_no_params``), with ``db.system``,
+``db.name``, ``db.statement``, ``db.operation``, ``net.peer.name`` and
+``net.peer.port``; wrapping the dialect avoids the slower execution path an
+engine with cursor events takes. ``db.statement`` is the raw text here; the
+exporter wrapper strips its literals (``export.py``).
 """
 
 from __future__ import annotations

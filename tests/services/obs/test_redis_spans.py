@@ -96,3 +96,17 @@ def test_a_client_without_one_connection_pool_claims_no_server_address() -> None
     assert connection_attributes(redis.Redis(host="cache.internal", port=6380, db=2)) == {
         "db.system": "redis", "db.redis.database_index": 2, "net.peer.name": "cache.internal", "net.peer.port": 6380,
         "net.transport": "ip_tcp"}
+
+
+def test_suppressed_instrumentation_makes_no_span(redis_srv: RedisServer, traced) -> None:
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    tracer, spans = traced
+    client = trace_redis(redis.Redis.from_url(redis_srv.url), tracer)
+    with suppress_instrumentation():
+        client.set("quiet", "1")
+        with client.pipeline() as pipe:
+            pipe.get("quiet")
+            pipe.execute()
+    client.get("quiet")
+    assert [s.name for s in spans.get_finished_spans()] == ["GET"]
