@@ -57,7 +57,7 @@ OBS_VERSION = _obs_version()
 
 def lean_schema_url(library: str) -> str:
     """The schema_url upstream gives the scope of ``library`` under the conventions in force."""
-    http_mode, db_mode = semconv_modes()
+    http_mode = semconv_modes()[0]
     if library == "fastapi":
         return semconv_schema_url(http_mode)
     if library == "redis":

@@ -27,20 +27,19 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from opentelemetry.instrumentation.asgi import get_host_port_url_tuple
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.util.http import parse_excluded_urls
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.obs import context
 from services.obs.instrument import excluded_urls_from_env
-from services.obs.server_span import ServerSpanRules
 from services.obs.lean_spans import SpanHandover
 from services.obs.logging import InfoSampler
 from services.obs.metrics import RequestMetrics
+from services.obs.server_span import ServerSpanRules
 
 # An incoming id is echoed only if it is short and plain; anything else is replaced, never logged.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")

@@ -32,7 +32,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import SpanFlags
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from services.obs.upstream_internals import encode_instrumentation_scope, encode_resource
+from services.obs.upstream_internals import (
+    encode_instrumentation_scope,
+    encode_resource,
+)
 
 _log = logging.getLogger(__name__)
 

@@ -25,7 +25,11 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, Tracer
 
 from services.obs.client_span import Ending, mark_failed
-from services.obs.upstream_internals import StabilityMode, redis_conn_attributes, semconv_modes
+from services.obs.upstream_internals import (
+    StabilityMode,
+    redis_conn_attributes,
+    semconv_modes,
+)
 
 _MARK = "_obs_redis_traced"
 _MAX_STATEMENT = 1000

@@ -20,7 +20,11 @@ from opentelemetry.instrumentation.asgi import collect_request_attributes
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.util.http import sanitize_method
 
-from services.obs.upstream_internals import StabilityMode, semconv_modes, semconv_schema_url
+from services.obs.upstream_internals import (
+    StabilityMode,
+    semconv_modes,
+    semconv_schema_url,
+)
 
 
 def _reports_old(mode: Any) -> bool:

@@ -25,6 +25,10 @@ from opentelemetry.exporter.otlp.proto.common._internal import (
 from opentelemetry.exporter.otlp.proto.common._internal import (
     _encode_resource as encode_resource,
 )
+from opentelemetry.instrumentation._semconv import _get_schema_url as semconv_schema_url
+from opentelemetry.instrumentation._semconv import (
+    _get_schema_url_for_signal_types as semconv_schema_url_for,
+)
 
 # 2. The HTTP semantic-convention opt-in as the instrumentations read it (lean mode: the same choice).
 from opentelemetry.instrumentation._semconv import (
@@ -36,13 +40,11 @@ from opentelemetry.instrumentation._semconv import (
 from opentelemetry.instrumentation._semconv import (
     _StabilityMode as StabilityMode,
 )
-from opentelemetry.instrumentation._semconv import _get_schema_url as semconv_schema_url
-from opentelemetry.instrumentation._semconv import (
-    _get_schema_url_for_signal_types as semconv_schema_url_for,
-)
 
 # 2b. The Redis instrumentation's connection attributes (lean Redis spans: the same, worked out once per client).
-from opentelemetry.instrumentation.redis.util import _extract_conn_attributes as redis_conn_attributes
+from opentelemetry.instrumentation.redis.util import (
+    _extract_conn_attributes as redis_conn_attributes,
+)
 
 # 3. SQLAlchemy's per-engine tracer, built directly (the instrumentor is a process-wide singleton).
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
@@ -53,10 +55,26 @@ from opentelemetry.semconv._incubating.metrics.db_metrics import (
 )
 
 __all__ = [
-    "DB_CLIENT_CONNECTIONS_USAGE", "ENGINE_TRACER_LISTENER_HOOK", "EngineTracer", "METRIC_READER_RECEIVE_HOOK",
-    "SPAN_EXPORTER_TRANSLATE_HOOK", "SemconvStability", "StabilityMode", "StabilitySignal", "check",
-    "check_versions", "encode_instrumentation_scope", "encode_resource", "fastapi_telemetry_config",
-    "reader_aggregations", "redis_conn_attributes", "reset_semconv_opt_in", "sdk_tracer_parts", "semconv_modes", "semconv_schema_url", "semconv_schema_url_for",
+    "DB_CLIENT_CONNECTIONS_USAGE",
+    "ENGINE_TRACER_LISTENER_HOOK",
+    "METRIC_READER_RECEIVE_HOOK",
+    "SPAN_EXPORTER_TRANSLATE_HOOK",
+    "EngineTracer",
+    "SemconvStability",
+    "StabilityMode",
+    "StabilitySignal",
+    "check",
+    "check_versions",
+    "encode_instrumentation_scope",
+    "encode_resource",
+    "fastapi_telemetry_config",
+    "reader_aggregations",
+    "redis_conn_attributes",
+    "reset_semconv_opt_in",
+    "sdk_tracer_parts",
+    "semconv_modes",
+    "semconv_schema_url",
+    "semconv_schema_url_for",
     "socketio_dispatch_name",
 ]
 
@@ -111,7 +129,10 @@ def reset_semconv_opt_in() -> None:
 def check() -> list[str]:
     """What of the above the installed libraries no longer have; empty when everything is there."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import (
+        MetricReader,
+        PeriodicExportingMetricReader,
+    )
     from opentelemetry.sdk.trace import TracerProvider
 
     missing = []

@@ -59,7 +59,7 @@ class Allowed:
                 for span in lean:
                     if span:
                         difference.lean(span)
-        key = lambda d: (d["kind"], d["name"], str(d["attributes"]))  # noqa: E731
+        key = lambda d: (d["kind"], d["name"], str(d["attributes"]))
         upstream = [s for s in upstream if s]
         lean = [s for s in lean if s]
         return sorted(upstream, key=key), sorted(lean, key=key)

@@ -82,14 +82,14 @@ def test_the_exporter_sends_them_over_grpc() -> None:
 
 # --- property: any SDK span, against the library's encoder -------------------------------------------
 
-import logging  # noqa: E402
+import logging
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from opentelemetry.attributes import BoundedAttributes  # noqa: E402
-from opentelemetry.sdk.trace import Event, ReadableSpan  # noqa: E402
-from opentelemetry.sdk.util import BoundedList  # noqa: E402
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util import BoundedList
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 # Equal resources in distinct objects (the library merges them), and one that differs only by schema_url.
 _RESOURCES = [Resource({"service.name": "a", "n": 1}), Resource({"service.name": "a", "n": 1}),
