@@ -127,7 +127,6 @@ def test_a_dead_trace_store_holds_up_nothing_and_loses_no_span(tmp_path: Any, re
 
             traces.stop()
             down_at = len(load.trace_ids)
-            logs_at_stop = logs.count("*")
             metric_at_stop = _sample(pipeline.scrape(), "fault_load_requests")
             queue_peak = {"otlp/tempo": 0.0, "otlphttp/loki": 0.0}
 
@@ -140,22 +139,24 @@ def test_a_dead_trace_store_holds_up_nothing_and_loses_no_span(tmp_path: Any, re
 
             load.run_for(DOWN, on_tick=watch)
             load.flush()
-            # Meanwhile: the log store got the records of traces begun while the trace store was down ...
+            # Meanwhile (the trace store still down): the log store got the record of every trace begun in the
+            # outage ...
             during = load.trace_ids[down_at:]
-            eventually(lambda: logs.logs_of_trace(during[-1]), "a log of the outage's last trace in the log store",
-                       timeout=5)
-            assert logs.count("*") >= logs_at_stop + len(during) * 0.9
+            ids = ",".join(f'"{t}"' for t in during)
+            eventually(lambda: len(logs.query(f"trace_id:in({ids})")) == len(during) or None,
+                       "the log record of every trace of the outage in the log store", timeout=20)
+            assert logs.count("*") == load.sent  # and none of those before it went missing
             # ... the spans kept reaching the file sink, in the same pipeline's fan-out as the trace store ...
             wanted = {bytes.fromhex(t) for t in during}
             pipeline.wait_for(Signal.TRACES, lambda reqs: wanted <= {
                 sp.trace_id for req in reqs for rs in req.resource_spans for ss in rs.scope_spans for sp in ss.spans},
-                timeout=5)
+                timeout=20)
             # ... the metrics kept flowing to Prometheus ...
-            metric_now = _sample(pipeline.scrape(), "fault_load_requests")
-            assert metric_now >= metric_at_stop + len(during) * 0.8, (metric_at_stop, metric_now, len(during))
-            # ... and only the trace exporter's queue filled.
-            assert traces.proc is None and queue_peak["otlp/tempo"] > 0, queue_peak
-            assert queue_peak["otlphttp/loki"] <= 2, queue_peak
+            eventually(lambda: _sample(pipeline.scrape(), "fault_load_requests") >= metric_at_stop + len(during)
+                       or None, "the counter's outage increments in the Prometheus exporter", timeout=20)
+            # ... and only the trace exporter's queue filled: it held most of the outage's requests, Loki's none.
+            assert traces.proc is None and queue_peak["otlp/tempo"] >= 10, queue_peak
+            assert queue_peak["otlphttp/loki"] <= 3, queue_peak
 
             traces.start()
             load.run_for(AFTER)
