@@ -238,7 +238,9 @@ def init(app: FastAPI, settings: ObsSettings | None = None, *, service_name: str
                    obs._run_hook)
     app.add_middleware(ObsMiddleware, metrics=obs.request_metrics, logger=obs.logger,
                        tracer=instrument.lean_tracer(obs.tracer_provider, "fastapi") if settings.enabled and lean else None,
-                       untraced_paths=frozenset(untraced), log_sampler=obs._log_handler.sampler,
+                       # The excluded-URLs variable, when set, decides alone (as in the upstream mode).
+                       untraced_paths=frozenset(() if instrument.excluded_urls_from_env() else untraced),
+                       log_sampler=obs._log_handler.sampler,
                        endpoints=endpoints)
     obs.endpoints = endpoints
     _wrap_lifespan(app, obs)

@@ -150,7 +150,8 @@ def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_p
     """
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=tracer_provider, meter_provider=NoOpMeterProvider(),
-        excluded_urls=None if excluded_urls_from_env() is not None else untraced_urls(untraced_paths),
+        # The variable's value when set (read now: the instrumentation itself reads it once, at import).
+        excluded_urls=untraced_urls(untraced_paths),
         exclude_spans=None if message_spans else ["receive", "send"],
     )
 

@@ -194,3 +194,14 @@ def test_an_unhandled_error_is_counted_as_500_and_logged_as_error(capfd) -> None
     assert cap.total("demo_http_requests_total", route="/boom", status="500") == 1
     errors = [r for r in cap.log_records() if r.severity_text == "ERROR"]
     assert errors and errors[-1].attributes["route"] == "/boom"
+
+
+@pytest.mark.parametrize("mode", ["opentelemetry", "lean"])
+def test_the_excluded_urls_variable_decides_what_is_traced(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", r"items/\d+$")
+    app, _, cap = _app(OBS_INSTRUMENTATION=mode)
+    with TestClient(app) as client:
+        assert client.get("/items/3").status_code == 200
+        assert client.get("/health/live").status_code == 200
+    # Set, the variable alone decides: the probe path is traced, the excluded route is not.
+    assert [s.name for s in cap.finished_spans() if s.kind is SpanKind.SERVER] == ["GET /health/live"]
