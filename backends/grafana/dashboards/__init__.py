@@ -35,6 +35,12 @@ def query(expr: str, legend: str = "", ref: str = "A", *, instant: bool = False,
     return q
 
 
+def p95(histogram: str, by: str = "") -> str:
+    """The 95th percentile of a histogram's ``_bucket`` series over $__rate_interval, optionally by labels."""
+    labels = f"le, {by}" if by else "le"
+    return f"histogram_quantile(0.95, sum by ({labels}) (rate({histogram}_bucket[$__rate_interval])))"
+
+
 def _targets(panel, queries):
     for i, q in enumerate(queries):
         panel = panel.with_target(query(*q, ref=chr(ord("A") + i)) if isinstance(q, tuple) else q)

@@ -17,23 +17,23 @@ def build() -> Dashboard:
         .panel(single("Connected", 'sum(wa_session_state{state="connected"})'))
         .panel(single("Breakers open", "sum(wa_circuit_breaker_open)"))
         .panel(single("Sessions alerting", "count(wa_session_alerts > 0) or vector(0)",
-                           description="Sessions with a warning or critical verdict of the connector."))
+                      description="Sessions with a warning or critical verdict of the connector."))
         .panel(single("Tenant alerts", "sum(wa_tenant_alerts)"))
         .panel(single("Stale heartbeats", "count(wa_heartbeat_age_seconds >= 60) or vector(0)"))
         .row("Sessions")
         .panel(graph("Connected share (5 m)",
-                          ("session:wa_session_connected:avg_over_time_5m", "{{tenant_id}} {{wa_session_id}}"),
-                          unit="percentunit"))
+                     ("session:wa_session_connected:avg_over_time_5m", "{{tenant_id}} {{wa_session_id}}"),
+                     unit="percentunit"))
         .panel(graph("Heartbeat age",
-                          ("wa_heartbeat_age_seconds", "{{tenant_id}} {{wa_session_id}}"), unit="s",
-                          description="WaSessionHeartbeatStale at 60 s (warning) and 300 s (critical)."))
+                     ("wa_heartbeat_age_seconds", "{{tenant_id}} {{wa_session_id}}"), unit="s",
+                     description="WaSessionHeartbeatStale at 60 s (warning) and 300 s (critical)."))
         .panel(graph("Heartbeat fresh (< 60 s)",
-                          ("session:wa_heartbeat_fresh:bool", "{{wa_session_id}}"), unit="bool"))
+                     ("session:wa_heartbeat_fresh:bool", "{{wa_session_id}}"), unit="bool"))
         .panel(graph("Reconnect attempts (1 h)",
-                          ("session:wa_reconnect_attempts:increase_1h", "{{wa_session_id}}")))
+                     ("session:wa_reconnect_attempts:increase_1h", "{{wa_session_id}}")))
         .panel(graph("Circuit breaker", ("wa_circuit_breaker_open", "{{wa_session_id}}"), unit="bool"))
         .panel(graph("Connector verdicts", ("sum by (level) (wa_session_alerts)", "{{level}}")))
         .panel(graph("Session events", ("sum by (event) (rate(wa_session_events_total[$__rate_interval]))",
-                                             "{{event}}"), unit="ops", width=24))
+                                        "{{event}}"), unit="ops", width=24))
         .build()
     )
