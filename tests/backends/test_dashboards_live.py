@@ -4,7 +4,10 @@ processors' self-metrics, while the ingest, session and divan services send
 their telemetry through the whole pipeline (redaction and log sampling on)
 under a short, bounded load. The traffic drivers inject what the panels need:
 401s, 403s, 429s, extraction errors, PII to redact, session stories with
-reconnects and a breaker trip.
+reconnects and a breaker trip; divan's Redis is stopped for its 5xx; and a
+second Collector, whose exporters point at a closed port without retries,
+gives up on a span, a log record and a metric point (the series of a failing
+exporter; the pipeline's own backend exporters retry forever).
 
 Then every panel's query runs through Prometheus's HTTP API, with Grafana's
 interval variables replaced by concrete durations, and must parse and return
@@ -15,8 +18,10 @@ names Prometheus scraped.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 import urllib.error
@@ -33,6 +38,7 @@ from pydantic import SecretStr
 from services.divan.security import issue_token
 from services.divan.traffic import BASE, CAMPUS, USERS
 from services.drive import IngestDriver
+from tests.backends.refresh_known_metrics import _FAULT_CONFIG, _SEND
 from tests.backends.rules import PROMETHEUS_DIR, known_metrics, load_rules, series_names
 from tests.backends.test_grafana_provisioning import dashboard_queries
 from tests.services.conftest import pg_url  # noqa: F401  (the fixture)
@@ -45,7 +51,7 @@ from tests.support.procs import (
     running,
     wait_for_port,
 )
-from tests.support.servers import RedisServer, redis_server
+from tests.support.servers import RedisServer, otelcol_path, redis_server
 
 pytestmark = pytest.mark.e2e
 
@@ -53,10 +59,6 @@ PIPELINE_YAML = (REPO / "processors" / "configs" / "pipeline.yaml").read_text()
 # Grafana's interval variables, as Grafana would fill them for a short time range at a 1 s scrape.
 GRAFANA_VARIABLES = {"$__rate_interval": "30s", "$__interval": "5s", "$__range": "10m"}
 SCRAPE_INTERVAL = "1s"
-# Series that only a Collector whose exporter gave up has (the backend exporters here retry forever):
-# known_metrics.txt takes them from a fault scrape.
-AFTER_EXPORTER_FAILURE = {"otelcol_exporter_send_failed_spans", "otelcol_exporter_send_failed_log_records",
-                          "otelcol_exporter_send_failed_metric_points"}
 QUERY_TIMEOUT = 75.0  # seconds of load for every panel to have data
 
 
@@ -154,13 +156,22 @@ def test_every_panel_query_returns_data_and_every_series_read_is_scraped(
     queries = dashboard_queries()
     assert queries
 
-    # divan gets a Redis of its own: the test stops it to make divan answer 5xx.
+    # divan gets a Redis of its own: the test stops it to make divan answer 5xx. A second Collector, whose
+    # exporters point at a closed port and do not retry, gives up on what it is sent: the series of a failing
+    # exporter (the pipeline's backend exporters retry forever and never give up).
+    fault_otlp, fault_metrics = free_port(), free_port()
+    (tmp_path / "fault.yaml").write_text(_FAULT_CONFIG.format(otlp=fault_otlp, dead=free_port(), metrics=fault_metrics))
     with redis_server(tmp_path / "divan-redis") as divan_redis, \
+            running([otelcol_path(), f"--config={tmp_path / 'fault.yaml'}"], port=fault_otlp,
+                    log=tmp_path / "otelcol-fault.log"), \
             collector_pipeline(tmp_path, PIPELINE_YAML, env=processors_env) as pipeline:
+        sent = subprocess.run([sys.executable, "-c", _SEND, f"127.0.0.1:{fault_otlp}"], check=False,
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "OTEL_SDK_DISABLED": "false"})
+        assert sent.returncode == 0, sent.stderr[-2000:]
         col = pipeline.egress
         config = _prometheus_config(tmp_path / "prometheus", {
             "otelcol-exporter": [f"127.0.0.1:{col.prometheus_port}"],
-            "otelcol": [f"127.0.0.1:{col.self_metrics_port}"],
+            "otelcol": [f"127.0.0.1:{col.self_metrics_port}", f"127.0.0.1:{fault_metrics}"],
             "otelproc": [f"127.0.0.1:{pipeline.processors.metrics_port}"],
             "alertmanager": [f"127.0.0.1:{free_port()}"],  # none: alerts are not what this test is about
         })
@@ -211,11 +222,11 @@ def test_every_panel_query_returns_data_and_every_series_read_is_scraped(
     read = {name: f"rule {r.alert or r.record}" for r in load_rules() for name in series_names(r.expr)}
     read.update({name: f"{dash}: {title!r}" for dash, title, expr in queries
                  for name in series_names(expr.replace("$__", "__"))})
-    exempt = pending | AFTER_EXPORTER_FAILURE
+    # Exempt: the series of the cross-sell service, not built yet (known_metrics.txt lists them as pending).
     absent = sorted(f"{name} ({who})" for name, who in read.items()
-                    if name not in recorded and name not in exempt and name not in names)
+                    if name not in recorded and name not in pending and name not in names)
     assert not absent, "read but not scraped:\n" + "\n".join(absent)
-    assert names & exempt == AFTER_EXPORTER_FAILURE & names, "a pending series appeared: take it off the list"
+    assert not names & pending, f"pending series appeared, take them off the pending list: {names & pending}"
 
 
 def _wait_for_every_panel(api: str, queries: list[tuple[str, str, str]], drivers: list[Proc],

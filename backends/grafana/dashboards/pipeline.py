@@ -55,6 +55,11 @@ def build() -> Dashboard:
                      ("sum by (exporter, data_type) (otelcol_exporter_queue_size)", "{{exporter}} {{data_type}}"),
                      ("exporter:otelcol_exporter_queue:usage_ratio", "usage {{exporter}} {{data_type}}"),
                      description="OtelpipeSendingQueueNearFull at 80 % (warning) and 95 % (critical)."))
+        .panel(graph("Export failures, by exporter",
+                     (_by("exporter", "otelcol_exporter_send_failed_spans"), "spans {{exporter}}"),
+                     (_by("exporter", "otelcol_exporter_send_failed_log_records"), "log records {{exporter}}"),
+                     (_by("exporter", "otelcol_exporter_send_failed_metric_points"), "metric points {{exporter}}"),
+                     unit="ops", description="Items an exporter gave up on; OtelpipeExporterFailing alerts on them."))
         .panel(graph("Processing latency p95",
                      (p95("otelproc_processing_duration_seconds"), "processors"),
                      # The load balancer's latency is in milliseconds.
