@@ -189,6 +189,8 @@ async def test_a_large_fleet_exposition_is_rendered_off_the_event_loop() -> None
                 await asyncio.sleep(0.01)
         assert size > 10 << 20 and len(timings) == 3
         assert metrics_s > 0.3, f"rendering took {metrics_s:.2f}s: too quick to show anything"
-        assert max(timings) < 0.1, f"health took {max(timings):.3f}s while /session/metrics rendered for {metrics_s:.2f}s"
+        # The checker and this test's own client share the process's GIL with the render: a looser bound
+        # than across processes (tests/processors/test_offload.py), still well under a render on the loop.
+        assert max(timings) < 0.25, f"health took {max(timings):.3f}s while /session/metrics rendered for {metrics_s:.2f}s"
     finally:
         await conn.shutdown()
