@@ -55,11 +55,8 @@ def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.Obs
     redis_client = stores.redis_client(settings.REDIS_URL)
     stores.require_redis(redis_client, settings.REDIS_URL, service=settings.SERVICE_NAME)
     engine = db.make_engine(settings.DATABASE_URL)
-    token = settings.SESSION_HEALTH_ADMIN_TOKEN
-    health_api = httpx.AsyncClient(
-        base_url=settings.SESSION_HEALTH_URL, timeout=settings.SESSION_HEALTH_TIMEOUT_S,
-        headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else None,
-    )
+    # No default credentials: the proxy chooses them per request, from the caller's (routers/proxy.py).
+    health_api = httpx.AsyncClient(base_url=settings.SESSION_HEALTH_URL, timeout=settings.SESSION_HEALTH_TIMEOUT_S)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

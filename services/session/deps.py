@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import httpx
-from fastapi import Depends, Path, Request
+from fastapi import Depends, HTTPException, Path, Request
 
 from services.session.manager import SessionManager
 from services.session.settings import SessionSettings
@@ -20,6 +20,7 @@ UPSTREAM_UNAVAILABLE = "Session health API unavailable"
 UPSTREAM_TIMEOUT = "Session health API timed out"
 UPSTREAM_INVALID = "Session health API answered with invalid JSON"
 UPSTREAM_REFUSED = "Session health API refused the admin token"
+ADMIN_REQUIRED = "Admin token required"
 
 # Session ids are opaque operational ids; anything else (a phone number with '+', a JID with '@') is refused.
 SESSION_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -33,6 +34,14 @@ class SessionContext:
     log: logging.Logger
     # obs's admin guard, without the OBS_METRICS_PUBLIC exemption: these routes change state.
     admin_guard: Callable[[Request], None]
+
+    def is_admin(self, request: Request) -> bool:
+        """Whether the caller presented this service's admin token (the guard, without raising)."""
+        try:
+            self.admin_guard(request)
+        except HTTPException:
+            return False
+        return True
 
 
 def get_context(request: Request) -> SessionContext:

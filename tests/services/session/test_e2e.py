@@ -84,7 +84,7 @@ def _check(pipeline: Any, svc: SessionService) -> None:
     flush()
 
     def critical() -> Any:
-        r = svc.client.get("/api/whatsapp/session/alerts")
+        r = svc.client.get("/api/whatsapp/session/alerts", headers=ADMIN)
         return r.json() if r.status_code == 200 and r.json()["level"] == "critical" else None
     alerts = eventually(critical, "a critical alert for the tripped breaker", flush=flush)
     assert {a["sessionId"] for a in alerts["alerts"] if a["level"] == "critical"} == {"s2"}

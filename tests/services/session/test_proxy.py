@@ -76,12 +76,12 @@ def test_a_connected_fleet_is_ok_through_the_proxy(proxied: SessionService, heal
     health_api.feed(proxied)
 
     health = proxied.client.get("/api/whatsapp/session/health")
-    observe = proxied.client.get("/api/whatsapp/session/observe")
-    alerts = proxied.client.get("/api/whatsapp/session/alerts")
+    observe = proxied.client.get("/api/whatsapp/session/observe", headers=ADMIN)
+    alerts = proxied.client.get("/api/whatsapp/session/alerts", headers=ADMIN)
 
     assert health.status_code == 200
     assert (health.json()["status"], health.json()["state"], health.json()["connected"]) == ("ok", "connected", True)
-    # observe and alerts need the admin token upstream: the proxy forwarded it.
+    # observe and alerts need the admin token upstream: for this service's admin, the proxy sent its own.
     assert observe.status_code == 200 and observe.json()["session"]["authMethod"] == "qr_pairing"
     assert alerts.status_code == 200 and (alerts.json()["level"], alerts.json()["count"]) == ("ok", 0)
 
@@ -92,9 +92,9 @@ def test_a_tripped_breaker_is_critical_and_503(proxied: SessionService, health_a
     health_api.feed(proxied)
 
     fleet = proxied.client.get("/api/whatsapp/session/health")
-    one = proxied.client.get("/api/whatsapp/session/health", params={"session_id": "s2"})
-    fine = proxied.client.get("/api/whatsapp/session/health", params={"session_id": "s1"})
-    alerts = proxied.client.get("/api/whatsapp/session/alerts").json()
+    one = proxied.client.get("/api/whatsapp/session/health", params={"session_id": "s2"}, headers=ADMIN)
+    fine = proxied.client.get("/api/whatsapp/session/health", params={"session_id": "s1"}, headers=ADMIN)
+    alerts = proxied.client.get("/api/whatsapp/session/alerts", headers=ADMIN).json()
 
     assert (fleet.status_code, fleet.json()["status"]) == (503, "critical")
     assert (one.status_code, one.json()["status"]) == (503, "critical")
@@ -104,7 +104,7 @@ def test_a_tripped_breaker_is_critical_and_503(proxied: SessionService, health_a
 
 
 def test_an_unknown_session_is_the_upstream_404(proxied: SessionService) -> None:
-    response = proxied.client.get("/api/whatsapp/session/observe", params={"session_id": "nobody"})
+    response = proxied.client.get("/api/whatsapp/session/observe", params={"session_id": "nobody"}, headers=ADMIN)
     assert response.status_code == 404
     assert proxied.client.get("/api/whatsapp/session/observe", params={"session_id": "+4917612345"}).status_code == 422
 
@@ -115,7 +115,7 @@ def test_a_refused_token_is_a_502(make_service: MakeService, pg_url: str, redis_
                        SESSION_HEALTH_ADMIN_TOKEN="wrong-token")
 
     assert svc.client.get("/api/whatsapp/session/health").status_code == 200  # public upstream
-    refused = svc.client.get("/api/whatsapp/session/observe")
+    refused = svc.client.get("/api/whatsapp/session/observe", headers=ADMIN)
     assert refused.status_code == 502
     assert refused.json() == {"detail": "Session health API refused the admin token"}
 
