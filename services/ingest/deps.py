@@ -2,9 +2,9 @@
 
 The chain runs in the order the seed counts it: token (401), then HMAC
 signature (403, or 401 when it is missing), then the per-client rate limit
-(429), then, with HMAC on, whether the signature was used before (409). Each refusal is counted and kept in ``recent_failures`` before the
-HTTPException leaves; details are short and stable, and never echo what the
-client sent.
+(429), then, with HMAC on, whether the signature was used before (409). Each
+refusal is counted and kept in ``recent_failures`` before the HTTPException
+leaves; details are short and stable, and never echo what the client sent.
 
 The token is checked on the headers before the body is read. The body is then
 read as it arrives and refused at the first byte over the limit, so a chunked
