@@ -270,6 +270,7 @@ def _service_env() -> dict[str, str]:
         "OBS_ADMIN_TOKEN": _local_secret("OBS_ADMIN_TOKEN", "obs-admin.token"),
         "JWT_SECRET": _local_secret("JWT_SECRET", "divan-jwt.key"),
         "SESSION_HEALTH_URL": "http://127.0.0.1:8890",
+        "DOCS_ENABLED": "true",  # a local run serves /docs; deployments leave it off
     }
 
 
