@@ -7,6 +7,7 @@ import asyncio
 
 import grpc
 import pytest
+from google.protobuf.internal.encoder import _VarintBytes
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from hypothesis import HealthCheck, given, settings
@@ -196,14 +197,7 @@ def test_deeply_nested_anyvalue_is_rejected_cleanly_not_a_crash():
         Payload(Signal.TRACES, raw=_nested_request(300)).item_count()
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+_varint = _VarintBytes  # the library's encoder, not the one under test
 
 
 # --- refusals counted in gRPC ---------------------------------------------------
