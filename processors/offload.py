@@ -49,6 +49,12 @@ class Offload:
     def large(self, size: int) -> bool:
         return size >= self.min_bytes
 
+    async def by_size(self, size: int, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)``: on a worker thread when ``size`` bytes are large, here otherwise."""
+        if self.large(size):
+            return await self.run(work, *args)
+        return work(*args)
+
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="otelproc-process")

@@ -71,8 +71,8 @@ class Admission:
 
     async def accept(self, raw: bytes) -> Payload:
         """``payload_of``, on a worker thread for a large request: its parse alone would hold the event loop."""
-        if self.validate and self.offload is not None and self.offload.large(len(raw)):
-            return await self.offload.run(self.payload_of, raw)
+        if self.validate and self.offload is not None:
+            return await self.offload.by_size(len(raw), self.payload_of, raw)
         return self.payload_of(raw)
 
     def payload_of(self, raw: bytes) -> Payload:

@@ -271,8 +271,8 @@ def _handler(admission: Admission, max_body_bytes: int, read_timeout: float):
         try:
             if ctype == JSON:
                 try:
-                    if admission.offload is not None and admission.offload.large(len(body)):
-                        raw = await admission.offload.run(_json_to_protobuf, signal, body)
+                    if admission.offload is not None:
+                        raw = await admission.offload.by_size(len(body), _json_to_protobuf, signal, body)
                     else:
                         raw = _json_to_protobuf(signal, body)
                 except MalformedPayload:

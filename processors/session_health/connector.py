@@ -22,7 +22,7 @@ from collections import Counter, deque
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 
-from processors.api import Connector, Consumer, CreateSettings, MalformedPayload, Payload, Signal
+from processors.api import Connector, Consumer, CreateSettings, MalformedPayload, Payload, Signal, count_items
 from processors.session_health import emit
 from processors.session_health import events as ev
 from processors.session_health.api import SessionHealthApi
@@ -41,10 +41,6 @@ _EVICTION_LOG_INTERVAL_S = 60.0
 # Picking the session events out of this many log records takes long enough (about 1.5 µs a record)
 # to be done on a worker thread, so that the event loop keeps serving meanwhile.
 PARSE_OFF_LOOP_RECORDS = 5000
-
-
-def _record_count(request) -> int:
-    return sum(len(sl.log_records) for rl in request.resource_logs for sl in rl.scope_logs)
 
 
 class _Metrics:
@@ -139,7 +135,7 @@ class SessionHealthConnector(Connector):
             self._ignore(Counter({ev.MALFORMED_PAYLOAD: 1}))
             self.log.debug("%s: %s", self.id, exc)
             return
-        if _record_count(request) < PARSE_OFF_LOOP_RECORDS:
+        if count_items(Signal.LOGS, request) < PARSE_OFF_LOOP_RECORDS:
             events, rejected = self.rollup.parse(request)
         else:  # the records are read, never changed, so another exporter may read them meanwhile
             events, rejected = await asyncio.to_thread(self.rollup.parse, request)

@@ -172,3 +172,15 @@ async def test_offloaded_work_runs_on_a_worker_thread_and_returns_its_result():
     finally:
         offload.shutdown()
     assert name.startswith("otelproc-process") and count == 2
+
+
+async def test_by_size_runs_small_work_here_and_large_work_on_a_worker_thread():
+    import threading
+
+    offload = Offload(min_bytes=100, workers=1)
+    try:
+        here = await offload.by_size(99, lambda: threading.current_thread().name)
+        there = await offload.by_size(100, lambda: threading.current_thread().name)
+    finally:
+        offload.shutdown()
+    assert here == threading.current_thread().name and there.startswith("otelproc-process")

@@ -8,22 +8,12 @@ import asyncio
 import time
 
 import grpc
-import pytest
 
 from bench.common import span_request
 from processors.api import TRUNCATED_MARKER, Signal
 from tests.processors.conftest import grpc_port, passthrough_yaml, serving
 from tests.processors.test_server import TRACE_EXPORT, _nested_request
 from tests.support.pipeline import Collector, count_items, read_sink
-
-
-@pytest.fixture
-def next_hop(otelcol, tmp_path):
-    col = Collector(tmp_path / "otelcol")
-    col.workdir.mkdir()
-    col.start()
-    yield col
-    col.stop()
 
 
 def _sink(col: Collector) -> list:

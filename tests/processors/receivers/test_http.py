@@ -7,7 +7,6 @@ import gzip
 import json
 
 import aiohttp
-import pytest
 
 from bench.common import span_request
 from processors.api import Signal
@@ -38,16 +37,6 @@ async def post(rt, path: str, body: bytes, ctype: str = PB, headers: dict | None
         async with s.post(f"http://127.0.0.1:{port}{path}", data=body,
                           headers={"Content-Type": ctype, **(headers or {})}) as r:
             return r.status, await r.read(), dict(r.headers)
-
-
-@pytest.fixture
-def next_hop(otelcol, tmp_path):
-    """A real otelcol whose otlp/processed receiver writes to file sinks."""
-    col = Collector(tmp_path / "otelcol")
-    col.workdir.mkdir()
-    col.start()
-    yield col
-    col.stop()
 
 
 def _spans_in(col: Collector) -> int:
