@@ -75,16 +75,17 @@ class SessionRollup:
         Store errors propagate: the caller decides how to count them.
         """
         events.sort(key=lambda e: e.ts)  # stable: equal timestamps keep their arrival order
-        if len(events) <= _FOLD_CHUNK and not self._folding.locked():
-            return await self.store.apply(events) if events else Folded()
+        if not events:
+            return Folded()
         # In order, a chunk at a time, yielding between chunks: a huge batch must not hold the event loop.
         total = Folded()
         async with self._folding:
             for start in range(0, len(events), _FOLD_CHUNK):
+                if start:
+                    await asyncio.sleep(0)
                 part = await self.store.apply(events[start:start + _FOLD_CHUNK])
                 total.ignored.update(part.ignored)
                 total.evicted += part.evicted
-                await asyncio.sleep(0)
         return total
 
     async def session(self, session_id: str) -> SessionView | None:
