@@ -1,9 +1,12 @@
 """What the connector emits: OTLP metrics of every session and tenant, and a
 log record for every change of a session's alert level.
 
-Metric names are seed 001's; per-session series carry ``wa.session.id`` and
-``tenant.id`` (the Collector's Prometheus exporter writes them as
-``wa_session_id`` and ``tenant_id``).
+Metric names follow the session API's own (``wa_*``); per-session series
+carry ``wa.session.id`` and ``tenant.id`` (the Collector's Prometheus exporter
+writes them as ``wa_session_id`` and ``tenant_id``). Each measured quantity a
+threshold reads has a gauge of its own (credential age, reconnect latency,
+missed heartbeats), so that every threshold can be an alert of its own; a
+metric without data points is never emitted (an idle connector sends nothing).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ BREAKER_OPEN = "wa_circuit_breaker_open"
 SESSION_ALERTS = "wa_session_alerts"
 TENANT_ALERTS = "wa_tenant_alerts"
 TENANT_SESSIONS = "wa_tenant_sessions"
+CREDENTIAL_AGE = "wa_session_credential_age_seconds"
+RECONNECT_LATENCY = "wa_session_reconnect_latency_seconds"
+MISSED_HEARTBEATS = "wa_session_missed_heartbeats"
 
 ATTR_LEVEL = "level"
 ATTR_STATUS = "status"
@@ -60,7 +66,12 @@ HELP = {
     SESSION_ALERTS: "Active alerts of a session, by level",
     TENANT_ALERTS: "Active alerts of a tenant's sessions, by level",
     TENANT_SESSIONS: "Sessions of a tenant, by status",
+    CREDENTIAL_AGE: "Seconds since the session's credentials were last written (no point before the first write)",
+    RECONNECT_LATENCY: "Seconds the reconnect in progress has taken so far; 0 when none is in progress",
+    MISSED_HEARTBEATS: "Heartbeats missed in a row since the last one received",
 }
+# OTLP units; the names already end in them, so the Collector's exporter adds no suffix.
+UNIT = {CREDENTIAL_AGE: "s", RECONNECT_LATENCY: "s", MISSED_HEARTBEATS: "{heartbeat}"}
 
 
 def _kv(key: str, value: str) -> KeyValue:
@@ -86,10 +97,39 @@ def _new_request(component_id: str) -> tuple[ExportMetricsServiceRequest, Any]:
     return req, sm
 
 
+def credential_age_s(view: SessionView) -> float | None:
+    written = view.state.credentials_written_at
+    return None if written is None else max(0.0, view.at - written)
+
+
+def reconnect_latency_s(view: SessionView) -> float:
+    started = view.state.reconnect_started_at
+    return 0.0 if started is None else max(0.0, view.at - started)
+
+
 def _gauge(sm: Any, name: str) -> Any:
     m = sm.metrics.add()
-    m.name, m.description = name, HELP[name]
+    m.name, m.description, m.unit = name, HELP[name], UNIT.get(name, "")
     return m.gauge.data_points
+
+
+def _points(metric: Any) -> int:
+    data = metric.WhichOneof("data")
+    return 0 if data is None else len(getattr(metric, data).data_points)
+
+
+def _without_empty(req: ExportMetricsServiceRequest) -> ExportMetricsServiceRequest | None:
+    """The request without its metrics that have no data point; None when nothing is left.
+
+    A metric with no points is no data, and some consumers (a file sink, a strict
+    backend) would store or refuse it as it is.
+    """
+    sm = req.resource_metrics[0].scope_metrics[0]
+    kept = [m for m in sm.metrics if _points(m)]
+    if len(kept) != len(sm.metrics):
+        del sm.metrics[:]
+        sm.metrics.extend(kept)
+    return req if kept else None
 
 
 async def metrics_requests(snap: Snapshot, component_id: str,
@@ -108,6 +148,8 @@ async def metrics_requests(snap: Snapshot, component_id: str,
         req, sm = _new_request(component_id)
         state_pts, age_pts, breaker_pts, alert_pts = (
             _gauge(sm, SESSION_STATE), _gauge(sm, HEARTBEAT_AGE), _gauge(sm, BREAKER_OPEN), _gauge(sm, SESSION_ALERTS))
+        cred_pts, latency_pts, missed_pts = (
+            _gauge(sm, CREDENTIAL_AGE), _gauge(sm, RECONNECT_LATENCY), _gauge(sm, MISSED_HEARTBEATS))
         attempts = sm.metrics.add()
         attempts.name, attempts.description = RECONNECT_ATTEMPTS, HELP[RECONNECT_ATTEMPTS]
         attempts.sum.is_monotonic = True
@@ -127,6 +169,14 @@ async def metrics_requests(snap: Snapshot, component_id: str,
             dp.attributes.extend(ids)
             dp = breaker_pts.add(time_unix_nano=now_ns, as_int=int(st.breaker_open))
             dp.attributes.extend(ids)
+            cred_age = credential_age_s(view)
+            if cred_age is not None:
+                dp = cred_pts.add(time_unix_nano=now_ns, as_double=cred_age)
+                dp.attributes.extend(ids)
+            dp = latency_pts.add(time_unix_nano=now_ns, as_double=reconnect_latency_s(view))
+            dp.attributes.extend(ids)
+            dp = missed_pts.add(time_unix_nano=now_ns, as_int=st.heartbeat_missed)
+            dp.attributes.extend(ids)
             dp = attempt_pts.add(time_unix_nano=now_ns, start_time_unix_nano=int(st.first_seen_at * 1e9),
                                  as_int=st.reconnect_total)
             dp.attributes.extend(ids)
@@ -137,7 +187,8 @@ async def metrics_requests(snap: Snapshot, component_id: str,
                 dp.attributes.append(_kv(ATTR_LEVEL, level))
                 tenant_alerts[(st.tenant_id, level)] += by_level[level]
             tenant_sessions[(st.tenant_id, view.level)] += 1
-        yield req
+        if (kept := _without_empty(req)) is not None:
+            yield kept
 
     req, sm = _new_request(component_id)
     t_alerts, t_sessions = _gauge(sm, TENANT_ALERTS), _gauge(sm, TENANT_SESSIONS)
@@ -148,7 +199,8 @@ async def metrics_requests(snap: Snapshot, component_id: str,
         for status in th.LEVELS:
             dp = t_sessions.add(time_unix_nano=now_ns, as_int=tenant_sessions[(tenant, status)])
             dp.attributes.extend([_kv(ATTR_TENANT_ID, tenant), _kv(ATTR_STATUS, status)])
-    yield req
+    if (kept := _without_empty(req)) is not None:  # no sessions, no tenants: nothing to send
+        yield kept
 
 
 def transitions_request(snap: Snapshot, changed: dict[str, str], component_id: str) -> ExportLogsServiceRequest:

@@ -187,6 +187,7 @@ async def test_start_evaluates_on_a_real_clock_until_shutdown() -> None:
     conn = make_connector(time.time, evaluation_interval_s=0.05)
     metrics = Sink()
     conn.attach(Signal.METRICS, metrics)
+    await Session(conn, time.time, "s1", "t1").connect()  # a fleet to report: an idle connector sends nothing
     await conn.start()
     try:
         for _ in range(100):
