@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers the test suite starts (each on a free loopback port):
-# redis-server, PostgreSQL, Prometheus with promtool, Alertmanager with amtool.
+# redis-server, PostgreSQL, Prometheus with promtool, Alertmanager with amtool,
+# RabbitMQ (rabbitmq-server, the outbound service's broker).
 # As root it uses apt-get, elsewhere `sudo -n apt-get`; with neither it prints
 # the exact command to run and fails, so that no test is quietly left out.
 # Idempotent and quick when everything is there. The packages' own system
@@ -12,6 +13,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need+=(prometheus)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+{ command -v rabbitmq-server >/dev/null || [ -x /usr/sbin/rabbitmq-server ]; } || need+=(rabbitmq-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -33,6 +35,6 @@ echo "==> system packages: ${need[*]} (apt-get, about a minute)"
 export DEBIAN_FRONTEND=noninteractive
 "${apt[@]}" update -qq
 "${apt[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-for svc in redis-server postgresql prometheus prometheus-alertmanager; do
+for svc in redis-server postgresql prometheus prometheus-alertmanager rabbitmq-server; do
   systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
 done
