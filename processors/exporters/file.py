@@ -14,6 +14,11 @@ file (``write(2)`` returned: the kernel has it; with ``fsync: always`` the disk
 has it too). A failed write is truncated away and raised as a retryable
 ExportError, so the sender retries and no half line stays behind.
 
+Metrics without data points are left out, as the Collector's exporters leave
+them out (silently: nothing is lost, so nothing is counted as dropped), with
+the scope and resource entries they leave empty; a request with nothing left
+writes no line.
+
 JSON encoding costs about 45 µs per span (json_format is pure Python) against
 well under 1 µs per span for the write, so encoding and writing both run in a
 worker thread (``asyncio.to_thread``): the event loop keeps serving while a
@@ -191,7 +196,40 @@ class FileExporter(Exporter):
 
 
 def _encode_and_append(file: SignalFile, signal: Signal, message) -> None:
+    if signal is Signal.METRICS:
+        message = without_empty_metrics(message)
+        if message is None:
+            return
     file.append((otlp_json.encode(signal, message) + "\n").encode("utf-8"))
+
+
+def _has_points(metric) -> bool:
+    data = metric.WhichOneof("data")
+    return data is not None and len(getattr(metric, data).data_points) > 0
+
+
+def without_empty_metrics(message):
+    """``message`` itself when every metric has data points; else a pruned copy (the payload is
+    shared with the other exporters, so it is not edited), or None when nothing is left."""
+    metrics = [m for rm in message.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    if metrics and all(_has_points(m) for m in metrics):
+        return message
+    pruned = type(message)()
+    for rm in message.resource_metrics:
+        scopes = []
+        for sm in rm.scope_metrics:
+            kept = [m for m in sm.metrics if _has_points(m)]
+            if kept:
+                scopes.append((sm, kept))
+        if not scopes:
+            continue
+        out_rm = pruned.resource_metrics.add(schema_url=rm.schema_url)
+        out_rm.resource.CopyFrom(rm.resource)
+        for sm, kept in scopes:
+            out_sm = out_rm.scope_metrics.add(schema_url=sm.schema_url)
+            out_sm.scope.CopyFrom(sm.scope)
+            out_sm.metrics.extend(kept)
+    return pruned if pruned.resource_metrics else None
 
 
 FACTORY = Factory(type="file", config_model=FileExporterConfig, create=FileExporter, stability="beta")

@@ -34,6 +34,9 @@ Translation (as the Collector does it):
 - ``target_info`` carries the other resource attributes of each job/instance;
 - a point older than the one held is ignored; the no-recorded-value flag
   removes the series; series not updated for ``metric_expiration`` go away.
+- a metric without data points (no data field, or one with no points) is no
+  family at all: nothing is exposed for it and nothing counted as dropped,
+  as the Collector skips it (the file exporter leaves it out likewise).
 
 Where the Collector drops data with only an error in its log, this exporter
 counts it on ``otelproc_dropped_items_total{component=<id>, reason=...}``:
