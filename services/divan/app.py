@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
+from services.common import faults
 from services.common import stores as common_stores
 from services.common.docs import docs_routes
 from services.divan import leaderboard, stores
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, *, extra_metric_readers: Sequen
     redis_client = stores.redis_client(settings)
     common_stores.require_redis(redis_client, settings.REDIS_URL, service=SERVICE_NAME)
     app = FastAPI(title=SERVICE_NAME, lifespan=_lifespan, **docs_routes(settings))
+    faults.install(app)  # test-only, off by default; inside obs, so its metrics see the faults
     o = obs.init(app, settings, service_name=SERVICE_NAME, metrics_prefix="divan",
                  extra_metric_readers=extra_metric_readers)
     o.use_redis(redis_client)

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
-from services.common import stores
+from services.common import faults, stores
 from services.common.docs import docs_routes
 from services.ingest import db
 from services.ingest.dedupe import DedupeSet
@@ -70,6 +70,7 @@ def create_app(settings: IngestSettings | None = None, *, obs_settings: obs.ObsS
     app = FastAPI(title="WhatsApp ingest", lifespan=lifespan, **docs_routes(settings))
     for module in (ingest, media, metrics, diagnostics):
         app.include_router(module.router)
+    faults.install(app)  # test-only, off by default; inside obs, so its metrics see the faults
 
     o = obs.init(app, _obs_settings(obs_settings), service_name=settings.SERVICE_NAME, metrics_prefix=METRICS_PREFIX,
                  extra_metric_readers=metric_readers)

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from services import obs
-from services.common import stores
+from services.common import faults, stores
 from services.common.docs import docs_routes
 from services.obs.ops import admin_guard
 from services.session import db
@@ -78,6 +78,7 @@ def create_app(settings: SessionSettings | None = None, *, obs_settings: obs.Obs
     app = FastAPI(title="WhatsApp session", lifespan=lifespan, **docs_routes(settings))
     app.include_router(sessions.router)
     app.include_router(proxy.router)
+    faults.install(app)  # test-only, off by default; inside obs, so its metrics see the faults
 
     o = obs.init(app, obs_settings, service_name=settings.SERVICE_NAME, metrics_prefix=METRICS_PREFIX,
                  extra_metric_readers=metric_readers)
