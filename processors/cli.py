@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sys
 from importlib import resources
+from pathlib import Path
 
 from processors.config import ConfigError, load_config, parse_config
 from processors.registry import KINDS, Registry
@@ -23,8 +24,13 @@ DEFAULT_CONFIG = "gateway.yaml"
 def _load(path: str | None):
     if path:
         return load_config(path)
-    text = resources.files("processors.configs").joinpath(DEFAULT_CONFIG).read_text()
-    return parse_config(text)
+    return parse_config(_config_text(None))
+
+
+def _config_text(path: str | None) -> str:
+    if path:
+        return Path(path).read_text()
+    return resources.files("processors.configs").joinpath(DEFAULT_CONFIG).read_text()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,18 +65,24 @@ def main(argv: list[str] | None = None) -> int:
             build_service(config)
             print(f"{args.config or DEFAULT_CONFIG}: valid")
             return 0
-        from processors.runtime import Runtime
+        workers = config.service.server.worker_count()
+        if workers > 1:
+            from processors.supervisor import Supervisor
 
-        runtime = Runtime(config)
+            build_service(config)  # every config error here, before any worker starts
+            runtime = Supervisor(config, _config_text(args.config), count=workers, log_level=args.log_level)
+        else:
+            from processors.runtime import Runtime
+
+            runtime = Runtime(config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(runtime.run_until_signalled())
+        return asyncio.run(runtime.run() if workers > 1 else runtime.run_until_signalled())
     except OSError as exc:
         print(f"otelproc: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -201,6 +201,9 @@ class TelemetrySpec(BaseModel):
     metrics: MetricsTelemetry = Field(default_factory=MetricsTelemetry)
 
 
+MAX_WORKERS = 64
+
+
 class ServerSpec(BaseModel):
     """How the server drains (not a Collector key: our own)."""
 
@@ -215,6 +218,21 @@ class ServerSpec(BaseModel):
         default=2, ge=1, le=64,
         description="Worker threads for those requests; more wait their turn (default 2)",
     )
+    workers: int | None = Field(
+        default=None, ge=1, le=MAX_WORKERS, strict=True,
+        description="Worker processes serving the receivers on one SO_REUSEPORT listener (default: the CPUs this "
+                    f"process may run on; 1 = a single process, no supervisor; at most {MAX_WORKERS})",
+    )
+
+    def worker_count(self) -> int:
+        """``workers``, or the CPUs this process may run on when unset."""
+        if self.workers is not None:
+            return self.workers
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cpus = os.cpu_count() or 1
+        return max(1, min(cpus, MAX_WORKERS))
 
 
 class ServiceSpec(BaseModel):

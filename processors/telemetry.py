@@ -3,6 +3,13 @@ several servers can live in one process (tests, benchmarks).
 
 Components add their own metrics to ``SelfTelemetry.registry``; the names below
 are the ones every pipeline shares.
+
+Under the worker supervisor (``service.server.workers`` > 1) each worker runs
+prometheus_client's multiprocess mode: Counter, Gauge and Histogram values go
+to files the supervisor merges into one scrape (processors/supervisor.py).
+Collectors that compute their samples at scrape time (``registry.register``
+of a custom collector) write no file: ``SelfRegistry.custom`` keeps them, and
+each worker serves just those to the supervisor, which sums them.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 T = TypeVar("T")
 
@@ -20,15 +28,43 @@ DROPPED = "otelproc_dropped_items"
 REFUSED = "otelproc_refused_requests"
 TRUNCATED = "otelproc_truncated_values"
 DURATION = "otelproc_processing_duration_seconds"
+WORKER_RECEIVED = "otelproc_worker_received_items"
 
 _DURATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
-class SelfTelemetry:
-    """Counters of items in, out and dropped, by signal, component and reason."""
+class SelfRegistry(CollectorRegistry):
+    """A registry that remembers its scrape-time collectors (``custom``): in a worker process only
+    those need serving to the supervisor, the rest reach it through the multiprocess files."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
+    def __init__(self) -> None:
+        super().__init__()
+        self.custom: list[Any] = []
+
+    def register(self, collector: Any) -> None:
+        super().register(collector)
+        if not isinstance(collector, MetricWrapperBase):
+            self.custom.append(collector)
+
+    def unregister(self, collector: Any) -> None:
+        super().unregister(collector)
+        if collector in self.custom:
+            self.custom.remove(collector)
+
+
+class SelfTelemetry:
+    """Counters of items in, out and dropped, by signal, component and reason.
+
+    ``worker`` (a worker process's index) adds ``otelproc_worker_received_items_total{worker,signal}``,
+    which shows how the listener spread the load.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, worker: str | None = None) -> None:
+        self.registry = registry if registry is not None else SelfRegistry()
+        self.worker = worker
+        self._worker_received = None if worker is None else Counter(
+            WORKER_RECEIVED, "Items received by each worker process", ["worker", "signal"], registry=self.registry,
+        )
         self._received = Counter(
             RECEIVED, "Items (spans, log records, data points) received", ["signal", "receiver"], registry=self.registry
         )
@@ -62,6 +98,8 @@ class SelfTelemetry:
 
     def received(self, signal: str, receiver: str, items: int) -> None:
         self._received.labels(signal, receiver).inc(items)
+        if self._worker_received is not None:
+            self._worker_received.labels(self.worker, signal).inc(items)
 
     def exported(self, signal: str, exporter: str, items: int) -> None:
         self._exported.labels(signal, exporter).inc(items)
