@@ -50,6 +50,15 @@ class IngestSettings(StoreSettings, DocsSettings):
     WHATSAPP_MEDIA_DIR: Path | None = Field(None, description="content-addressed media store; unset: a temp dir")
     DEDUPE_TTL_S: int = Field(7 * 24 * 3600, gt=0, description="how long a message key stays in the Redis dedupe set")
 
+    # --- collectors ------------------------------------------------------------
+    WHATSAPP_COLLECTOR_MAX_CLIENTS: int = Field(
+        100, ge=1, le=10_000,
+        description="default 100: collectors tracked in the per-client_id metrics; reports from more are not tracked "
+                    "(a heartbeat answers 422) and are counted",
+    )
+    WHATSAPP_COLLECTOR_TTL_S: int = Field(
+        7 * 24 * 3600, gt=0, description="default 7 days: a collector not heard from for this long is forgotten")
+
     # --- backing stores (REDIS_URL, DATABASE_URL: StoreSettings) ----------------
     REDIS_KEY_PREFIX: str = Field("ingest:", description="namespace of every Redis key this service writes")
 
