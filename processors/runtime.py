@@ -74,10 +74,13 @@ class Runtime:
             await self._metrics_runner.cleanup()
             self._metrics_runner = None
 
-    async def run_until_signalled(self, on_ready: Callable[[], None] | None = None) -> int:
+    async def run_until_signalled(self, on_ready: Callable[[], None] | None = None,
+                                  stop_requested: Callable[[], bool] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
+        if stop_requested is not None and stop_requested():  # signalled before the handlers above
+            self._stopping.set()
         await self.start()
         if on_ready is not None:
             on_ready()

@@ -176,24 +176,37 @@ class Supervisor:
                 await asyncio.wait_for(self._stopping.wait(), 0.05)
 
     async def _drain(self, group: list[Worker]) -> bool:
-        """SIGTERM ``group`` and wait for each to exit; False if one had to be killed or exited non-zero."""
-        alive = [w for w in group if w.proc is not None and w.proc.poll() is None]
-        for w in alive:
-            with contextlib.suppress(ProcessLookupError):
-                w.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.config.service.server.drain_timeout_s + DRAIN_MARGIN_S
+        """SIGTERM ``group`` and wait for each to exit; False if one had to be killed or exited non-zero.
+
+        A worker still starting is signalled once it serves: before that its interpreter would just die.
+        """
+        grace = self.config.service.server.drain_timeout_s + DRAIN_MARGIN_S
+        started = time.monotonic()
+        deadlines: dict[int, float] = {}
         ok = True
+        while True:
+            now = time.monotonic()
+            waiting = False
+            for w in group:
+                if w.proc is None or w.proc.poll() is not None:
+                    continue
+                self._check_ready(w)
+                if w.index not in deadlines and (w.ready or now - started > START_TIMEOUT_S):
+                    with contextlib.suppress(ProcessLookupError):
+                        w.proc.send_signal(signal.SIGTERM)
+                    deadlines[w.index] = now + grace
+                if w.index in deadlines and now > deadlines[w.index]:
+                    log.error("worker %d did not drain within %.0fs; killed", w.index, grace)
+                    w.proc.kill()
+                    w.proc.wait()
+                    ok = False
+                    continue
+                waiting = True
+            if not waiting:
+                break
+            await asyncio.sleep(0.02)
         for w in group:
-            if w.proc is None:
-                continue
-            while w.proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            if w.proc.poll() is None:
-                log.error("worker %d did not drain within %.0fs; killed", w.index, deadline - time.monotonic())
-                w.proc.kill()
-                w.proc.wait()
-                ok = False
-            elif w.proc.returncode != 0:
+            if w.proc is not None and w.proc.returncode != 0:
                 log.error("worker %d exited with %d while draining", w.index, w.proc.returncode)
                 ok = False
         return ok

@@ -184,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
+    # A SIGTERM while starting (the supervisor stopping meanwhile) stops the worker once it serves, drained.
+    early: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early.append(signum))
     _die_with_parent()
     if os.getppid() != args.parent:  # the supervisor died before prctl took effect
         return 1
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             os.close(args.ready_fd)
 
     try:
-        return asyncio.run(runtime.run_until_signalled(on_ready=ready))
+        return asyncio.run(runtime.run_until_signalled(on_ready=ready, stop_requested=lambda: bool(early)))
     except OSError as exc:
         print(f"otelproc worker {args.index}: {exc}", file=sys.stderr)
         return 1
