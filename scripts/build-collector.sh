@@ -16,7 +16,8 @@ cached="$CACHE/$(basename "$OUT")-$key"
 
 if [ -x "$cached" ]; then
   mkdir -p "$(dirname "$OUT")"
-  cp -f "$cached" "$OUT"
+  # Through a temporary name: a running otelcol keeps its binary, a new one never sees half a file.
+  cp -f "$cached" "$OUT.tmp" && mv -f "$OUT.tmp" "$OUT"
   echo "collector: $OUT from cache ($key)"
   exit 0
 fi
@@ -25,7 +26,8 @@ if ! command -v go >/dev/null; then
   exit 3
 fi
 GOBIN=$(go env GOPATH)/bin
-if [ ! -x "$GOBIN/builder" ] || ! "$GOBIN/builder" version 2>/dev/null | grep -q "${OCB_VERSION#v}"; then
+have=$("$GOBIN/builder" version 2>&1 || true)  # on stderr; not piped into grep -q, whose SIGPIPE pipefail would see
+if [[ "$have" != *"${OCB_VERSION#v}"* ]]; then
   echo "collector: installing ocb $OCB_VERSION"
   go install "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION"
 fi
@@ -38,11 +40,26 @@ sed "s#output_path: .*#output_path: $work/dist#" "$MANIFEST" > "$work/manifest.y
 # ocb is silent while it compiles: say every minute that it still is.
 ( while sleep 60; do echo "collector: still building ($((SECONDS / 60)) min)"; done ) &
 beat=$!
-trap 'kill $beat 2>/dev/null; rm -rf "$work"' EXIT
-"$GOBIN/builder" --config="$work/manifest.yaml"
+trap 'kill $beat 2>/dev/null || true; rm -rf "$work"' EXIT
+# The build log goes to a file: a refused module otherwise ends the output on a wall of errors.
+log="build/$(basename "$OUT")-build.log"
+mkdir -p build
+if ! "$GOBIN/builder" --config="$work/manifest.yaml" > "$log" 2>&1; then
+  kill $beat 2>/dev/null || true
+  if grep -qE "403 Forbidden|not available|reading .*: 40[34]" "$log"; then
+    refused=$(grep -oE "github\.com/DataDog/[^ :@]+|[a-z0-9.-]+\.[a-z]+/[^ :@]+@v[^ :]+: reading" "$log" | sort -u | sed -n 1p || true)
+    echo "collector: the Go module proxy refused a module this build needs (${refused:-see the log});" \
+      "make GOPROXY reach it, or use the otel/opentelemetry-collector-contrib image, which has every" \
+      "contrib component (docker compose --profile datadog). Full log: $log" >&2
+  else
+    echo "collector: build failed; the end of $log:" >&2
+    tail -n 20 "$log" >&2
+  fi
+  exit 1
+fi
 kill $beat 2>/dev/null || true
 name=$(awk '/^  name:/{print $2; exit}' "$MANIFEST")
 mkdir -p "$CACHE" "$(dirname "$OUT")"
 cp -f "$work/dist/$name" "$cached.tmp" && mv -f "$cached.tmp" "$cached"
-cp -f "$cached" "$OUT"
+cp -f "$cached" "$OUT.tmp" && mv -f "$OUT.tmp" "$OUT"
 echo "collector: wrote $OUT ($key) in $((SECONDS / 60)) min $((SECONDS % 60)) s"
