@@ -1,7 +1,8 @@
 """A small traffic driver for the ingest and session services (``make run``).
 
 Each round sends what a day of collectors and sessions looks like, so that
-every seed metric moves: offer batches with repeats and empty messages,
+every seed metric moves: a heartbeat with the collector's connection status
+(and a second collector that stays ``connecting``), offer batches with repeats and empty messages,
 media with a repeated file, one unauthenticated and one badly signed request,
 optionally a burst past the rate limit; and a scripted session story
 (heartbeat loss, a breaker trip and recovery, damaged credentials) followed by
@@ -82,8 +83,15 @@ class IngestDriver:
             headers.update(_sign(self.hmac_secret, data))
         return self.client.post("/integrations/whatsapp/media", content=data, headers=headers)
 
+    def heartbeat(self, connection_status: str = "open", client_id: str | None = None) -> httpx.Response:
+        return self._post_json("/integrations/whatsapp/heartbeat",
+                               {"client_id": client_id or self.client_id, "connection_status": connection_status})
+
     def round(self, *, burst: int = 0) -> Counter[int]:
         statuses: Counter[int] = Counter()
+        statuses[self.heartbeat("open").status_code] += 1
+        # A collector that cannot get its WhatsApp connection open: the offline alert's other half.
+        statuses[self.heartbeat("connecting", f"{self.client_id}-stuck").status_code] += 1
         chat = self.rng.choice(("Deals Group", "Phones Wholesale", "Laptops BR"))
         messages = [self._message(chat) for _ in range(self.rng.randint(3, 8))]
         messages.append({"chat_title": chat, "text": "  "})  # skipped

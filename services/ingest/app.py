@@ -19,6 +19,7 @@ from services import obs
 from services.common import faults, stores
 from services.common.docs import docs_routes
 from services.ingest import db
+from services.ingest.collectors import CollectorFleet
 from services.ingest.dedupe import DedupeSet
 from services.ingest.deps import IngestContext
 from services.ingest.ingestion import Ingestor
@@ -95,6 +96,8 @@ def create_app(settings: IngestSettings | None = None, *, obs_settings: obs.ObsS
                                   max_age_s=settings.WHATSAPP_SIGNATURE_MAX_AGE_S),
         log=log,
         admin_guard=admin_guard(o.settings),
+        collectors=CollectorFleet(o.meter, max_clients=settings.WHATSAPP_COLLECTOR_MAX_CLIENTS,
+                                  ttl_s=settings.WHATSAPP_COLLECTOR_TTL_S),
         version=o.settings.COMMIT,
     )
     return app

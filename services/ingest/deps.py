@@ -27,7 +27,8 @@ from services.ingest.ingestion import Ingestor
 from services.ingest.media import MediaUploads
 from services.ingest.ratelimit import SlidingWindowLimiter
 from services.ingest.replay import SeenSignatures
-from services.ingest.schemas import IngestBatch
+from services.ingest.collectors import CollectorFleet
+from services.ingest.schemas import Heartbeat, IngestBatch
 from services.ingest.security import (
     SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_timestamp, presented_token, token_matches, verify_signature,
 )
@@ -58,6 +59,7 @@ class IngestContext:
     log: logging.Logger
     # obs's admin guard: the admin token unless OBS_METRICS_PUBLIC=true.
     admin_guard: Callable[[Request], None]
+    collectors: CollectorFleet
     version: str = "unknown"
 
 
@@ -202,6 +204,41 @@ async def authenticated_batch(request: Request, ctx: ContextDep) -> IngestBatch:
 
 
 BatchDep = Annotated[IngestBatch, Depends(authenticated_batch)]
+
+HEARTBEAT_MAX_BYTES = 4096
+TOO_MANY_COLLECTORS = "Too many collectors"
+
+
+async def authenticated_heartbeat(request: Request, ctx: ContextDep) -> Heartbeat:
+    """The ingest chain for a heartbeat: token, body limit, signature, payload, rate limit, replay."""
+    reason = token_problem(ctx, request)
+    if reason is not None:
+        raise _token_refusal(ctx, reason, await _small_body_hint(request))
+    try:
+        body = await read_body(request, HEARTBEAT_MAX_BYTES)
+    except BodyTooLarge:
+        raise _reject(ctx, 413, "payload_too_large", TOO_LARGE, client_id=None) from None
+    if ctx.settings.WHATSAPP_HMAC_SECRET is not None:
+        check_signature(ctx, request, body, _client_hint(body))
+    try:
+        beat = Heartbeat.model_validate_json(body)
+    except ValidationError:
+        raise _reject(ctx, 422, "invalid_payload", INVALID_PAYLOAD, client_id=_client_hint(body)) from None
+    await run_in_threadpool(rate_limit, ctx, "heartbeat", beat.client_id)
+    request.state.signature_claim = await run_in_threadpool(claim_signature, ctx, request, beat.client_id)
+    return beat
+
+
+HeartbeatDep = Annotated[Heartbeat, Depends(authenticated_heartbeat)]
+
+
+def refuse_untracked_collector(ctx: IngestContext, client_id: str) -> HTTPException:
+    """A heartbeat from a new collector past the cap (counted by the fleet as untracked)."""
+    ctx.metrics.failure(422, "too_many_collectors", (), client_id=client_id)
+    ctx.log.warning("collector not tracked: the tracked-collector cap is reached",
+                    extra={"ingest.reason": "too_many_collectors", "ingest.client_id": client_id,
+                           "http.response.status_code": 422})
+    return HTTPException(422, TOO_MANY_COLLECTORS)
 
 
 def claim_signature(ctx: IngestContext, request: Request, client_id: str | None) -> str | None:

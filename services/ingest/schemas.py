@@ -33,11 +33,32 @@ class IngestMessage(BaseModel):
     media: MediaRef | None = None
 
 
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9._:@-]+$"
+# The collector's WhatsApp connection as its library names it (Baileys: open, connecting, close).
+CONNECTION_STATUS_PATTERN = r"^[a-z][a-z_]{0,31}$"
+
+
 class IngestBatch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    client_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")
+    client_id: str = Field(min_length=1, max_length=128, pattern=CLIENT_ID_PATTERN)
     messages: list[IngestMessage] = Field(max_length=10_000)
+    connection_status: str | None = Field(None, pattern=CONNECTION_STATUS_PATTERN)
+
+
+class Heartbeat(BaseModel):
+    """A collector's report of its WhatsApp connection, sent whether or not it has messages."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    client_id: str = Field(min_length=1, max_length=128, pattern=CLIENT_ID_PATTERN)
+    connection_status: str = Field(pattern=CONNECTION_STATUS_PATTERN)
+
+
+class HeartbeatResult(BaseModel):
+    client_id: str
+    connection_status: str
+    connected: bool
 
 
 Status = Literal["created", "deduped", "skipped", "error"]
