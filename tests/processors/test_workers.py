@@ -1,0 +1,348 @@
+"""``otelproc serve`` with several worker processes on one SO_REUSEPORT
+listener: a SIGKILLed worker is restarted and the Collector's retry loses
+nothing, SIGTERM drains every worker, the self-metrics add up across workers,
+and the session-health API keeps one fleet view."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from prometheus_client.parser import text_string_to_metric_families
+
+from processors.api import Signal
+from tests.processors.session_health.helpers import logs_request, record
+from tests.support.pipeline import PASSTHROUGH, Collector, collector_pipeline
+from tests.support.procs import REPO, Proc, free_port, wait_for_port
+
+pytestmark = pytest.mark.e2e
+
+OTELPROC = [sys.executable, "-m", "processors.cli"]
+PER_REQUEST = 50
+# Channels to one address share one connection unless each has its own subchannel pool.
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
+
+
+def with_server(config_yaml: str, **server: object) -> str:
+    """``config_yaml`` with ``service.server`` set to ``server``."""
+    body = ", ".join(f"{k}: {v}" for k, v in server.items())
+    assert "\nservice:\n" in config_yaml
+    return config_yaml.replace("\nservice:\n", f"\nservice:\n  server: {{{body}}}\n", 1)
+
+
+def worker_pids(supervisor_pid: int) -> dict[int, int]:
+    """Worker index -> pid of the supervisor's live worker processes."""
+    out: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == supervisor_pid and b"processors.workers" in argv and b"--index" in argv:
+            if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                out[int(argv[argv.index(b"--index") + 1])] = int(entry.name)
+    return out
+
+
+def wait_serving(supervisor: Proc, metrics_url: str, n: int = 2) -> None:
+    """Until ``n`` workers report that they serve (they bind their listener one after the other)."""
+    def serving() -> bool:
+        try:
+            return total(samples(metrics_url), "otelproc_workers", state="running") == n
+        except OSError:
+            return False
+    wait_until(lambda: serving() and len(worker_pids(supervisor.pid)) == n, 30, f"{n} workers serving")
+
+
+def samples(url: str) -> dict[tuple[str, frozenset], float]:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        text = r.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def total(got: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    want = set(labels.items())
+    return sum(v for (n, ls), v in got.items() if n == name and want <= ls)
+
+
+def per_worker(got: dict[tuple[str, frozenset], float], signal_: str) -> dict[str, float]:
+    return {dict(ls)["worker"]: v for (n, ls), v in got.items()
+            if n == "otelproc_worker_received_items_total" and dict(ls).get("signal") == signal_}
+
+
+def span_request(i: int) -> trace_service_pb2.ExportTraceServiceRequest:
+    req = trace_service_pb2.ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value="workers")))
+    ss = rs.scope_spans.add()
+    for j in range(PER_REQUEST):
+        n = i * PER_REQUEST + j
+        ss.spans.append(Span(trace_id=(n // 5 + 1).to_bytes(16, "big"), span_id=(n + 1).to_bytes(8, "big"),
+                             name="op", start_time_unix_nano=1, end_time_unix_nano=2))
+    return req
+
+
+def log_request(i: int) -> logs_service_pb2.ExportLogsServiceRequest:
+    req = logs_service_pb2.ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value="workers")))
+    sl = rl.scope_logs.add()
+    for j in range(PER_REQUEST):
+        n = i * PER_REQUEST + j
+        sl.log_records.append(LogRecord(time_unix_nano=n + 1, body=AnyValue(string_value=f"record {n}"),
+                                        trace_id=(n // 5 + 1).to_bytes(16, "big")))
+    return req
+
+
+def span_ids(reqs) -> list[bytes]:
+    return [sp.span_id for r in reqs for rs in r.resource_spans for ss in rs.scope_spans for sp in ss.spans]
+
+
+def log_bodies(reqs) -> list[str]:
+    return [lr.body.string_value for r in reqs for rl in r.resource_logs for sl in rl.scope_logs for lr in sl.log_records]
+
+
+class Producer(threading.Thread):
+    """Sends ``requests`` trace and log requests to the ingress Collector, retrying what it refuses."""
+
+    def __init__(self, endpoint: str, requests: int, pace_s: float = 0.03) -> None:
+        super().__init__(daemon=True)
+        self.endpoint, self.requests, self.pace_s = endpoint, requests, pace_s
+        self.sent = 0
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            with grpc.insecure_channel(self.endpoint) as ch:
+                traces = trace_service_pb2_grpc.TraceServiceStub(ch)
+                logs = logs_service_pb2_grpc.LogsServiceStub(ch)
+                for i in range(self.requests):
+                    for call, req in ((traces.Export, span_request(i)), (logs.Export, log_request(i))):
+                        deadline = time.monotonic() + 60
+                        while True:
+                            try:
+                                call(req, timeout=5)
+                                break
+                            except grpc.RpcError:
+                                if time.monotonic() > deadline:
+                                    raise
+                                time.sleep(0.2)
+                    self.sent += 1
+                    time.sleep(self.pace_s)
+        except Exception as exc:  # noqa: BLE001 - surfaced by the test
+            self.error = exc
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.05)
+
+
+# --- SIGKILL mid-load ----------------------------------------------------------
+
+
+def test_a_worker_killed_mid_load_is_restarted_and_the_collector_retry_loses_nothing(otelcol, tmp_path):
+    requests = 120  # 6,000 spans and 6,000 log records
+    config = with_server(PASSTHROUGH, workers=2)
+    with collector_pipeline(tmp_path, config, split_egress=True) as p:
+        sup = p.processors.proc
+        metrics = p.processors_metrics_url
+        wait_serving(sup, metrics)
+        before = worker_pids(sup.pid)
+        producer = Producer(p.otlp_grpc_endpoint, requests)
+        producer.start()
+        wait_until(lambda: producer.sent >= requests // 4 or not producer.is_alive(), 60, "a quarter sent")
+        # The worker the Collector's connection is on is the one serving now: that one is killed.
+        first = per_worker(samples(metrics), "traces")
+        time.sleep(0.3)
+        second = per_worker(samples(metrics), "traces")
+        serving = max(second, key=lambda w: second[w] - first.get(w, 0.0))
+        assert second[serving] > first.get(serving, 0.0), f"no worker is receiving: {first} -> {second}"
+        victim = int(serving)
+        sent_at_kill = producer.sent
+        os.kill(before[victim], signal.SIGKILL)
+        wait_until(lambda: worker_pids(sup.pid).get(victim) not in (None, before[victim]), 30,
+                   f"worker {victim} restarted")
+        producer.join(180)
+        assert producer.error is None, producer.error
+        assert sent_at_kill < requests, "the kill came after the load"
+
+        n = requests * PER_REQUEST
+        p.wait_for(Signal.TRACES, lambda r: len(set(span_ids(r))) >= n, timeout=90)
+        p.wait_for(Signal.LOGS, lambda r: len(set(log_bodies(r))) >= n, timeout=90)
+        spans, bodies = span_ids(p.read(Signal.TRACES)), log_bodies(p.read(Signal.LOGS))
+        lost = (n - len(set(spans)), n - len(set(bodies)))
+        duplicated = (len(spans) - len(set(spans)), len(bodies) - len(set(bodies)))
+        print(f"\nworker {victim} SIGKILLed after {sent_at_kill}/{requests} requests: sent {n} spans + {n} logs; "
+              f"lost {lost}; duplicated {duplicated}")
+        assert lost == (0, 0)
+        assert set(spans) == {(k + 1).to_bytes(8, "big") for k in range(n)}
+        assert sup.alive(), "the supervisor went down with its worker"
+        got = samples(metrics)
+        print(f"items received by worker: {per_worker(got, 'traces')} (traces), {per_worker(got, 'logs')} (logs)")
+        assert total(got, "otelproc_worker_restarts_total", worker=str(victim)) == 1
+        assert total(got, "otelproc_worker_restarts_total") == 1
+        assert total(got, "otelproc_workers", state="running") == 2
+
+
+# --- helpers for direct senders ---------------------------------------------------------------
+
+TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+
+
+def send_once(port: int, method: str, raw: bytes) -> None:
+    """One request on a connection of its own: SO_REUSEPORT spreads connections, not requests."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=OWN_CONNECTION) as ch:
+        ch.unary_unary(method, request_serializer=None, response_deserializer=None)(raw, timeout=10)
+
+
+def serve(tmp_path: Path, config_yaml: str, env: dict[str, str]) -> Proc:
+    cfg = tmp_path / "processors.yaml"
+    cfg.write_text(config_yaml)
+    return Proc([*OTELPROC, "serve", "--config", str(cfg)], log=tmp_path / "otelproc.log", env=env, cwd=REPO)
+
+
+@pytest.fixture
+def egress(otelcol, tmp_path):
+    """The next hop: an otelcol whose otlp/processed receiver writes the file sinks."""
+    col = Collector(tmp_path / "otelcol")
+    col.workdir.mkdir()
+    col.start()
+    yield col
+    col.stop()
+
+
+def passthrough_env(col: Collector) -> tuple[dict[str, str], int, int]:
+    port, metrics_port = free_port(), free_port()
+    env = {"OTELPROC_RECEIVER_ENDPOINT": f"127.0.0.1:{port}", "OTELPROC_NEXT_HOP": f"127.0.0.1:{col.processed_port}",
+           "OTELPROC_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}"}
+    return env, port, metrics_port
+
+
+def sink_span_ids(col: Collector) -> list[bytes]:
+    from tests.support.pipeline import read_sink
+
+    return span_ids([r for path in col.sink_paths(Signal.TRACES) for r in read_sink(path, Signal.TRACES)])
+
+
+# --- SIGTERM -------------------------------------------------------------------------------------
+
+
+def test_sigterm_drains_every_worker_and_exits_0_within_the_drain_timeout(egress, tmp_path):
+    drain_s = 5
+    env, port, metrics_port = passthrough_env(egress)
+    proc = serve(tmp_path, with_server(PASSTHROUGH, workers=2, drain_timeout_s=drain_s), env)
+    try:
+        wait_for_port(port, proc=proc.popen)
+        wait_serving(proc, f"http://127.0.0.1:{metrics_port}/metrics")
+        acked: list[int] = []
+        refused: list[int] = []
+        lock = threading.Lock()
+
+        def sender(first: int) -> None:
+            # A fresh connection every few requests, so that both workers have requests in flight.
+            for batch in range(first, first + 1000, 5):
+                try:
+                    with grpc.insecure_channel(f"127.0.0.1:{port}", options=OWN_CONNECTION) as ch:
+                        call = ch.unary_unary(TRACE_EXPORT, request_serializer=None, response_deserializer=None)
+                        for i in range(batch, batch + 5):
+                            call(span_request(i).SerializeToString(), timeout=10)
+                            with lock:
+                                acked.append(i)
+                except grpc.RpcError:
+                    with lock:
+                        refused.append(batch)
+                    return
+
+        threads = [threading.Thread(target=sender, args=(k * 1000,), daemon=True) for k in range(4)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(acked) >= 100, 60, "100 requests acknowledged")
+        served = per_worker(samples(f"http://127.0.0.1:{metrics_port}/metrics"), "traces")
+        assert len(served) == 2 and all(v > 0 for v in served.values()), served
+        t0 = time.monotonic()
+        proc.send(signal.SIGTERM)
+        code = proc.popen.wait(drain_s + 10)
+        elapsed = time.monotonic() - t0
+        for t in threads:
+            t.join(30)
+        with lock:
+            acked_now = list(acked)
+        assert code == 0, proc.output()[-3000:]
+        assert elapsed < drain_s, f"took {elapsed:.1f}s to drain"
+        out = proc.output()
+        for w in (0, 1):
+            assert f"[worker {w}]: otelproc: draining" in out and f"[worker {w}]: otelproc: stopped" in out
+        assert worker_pids(proc.pid) == {}
+        expected = {(i * PER_REQUEST + j + 1).to_bytes(8, "big") for i in acked_now for j in range(PER_REQUEST)}
+        wait_until(lambda: expected <= set(sink_span_ids(egress)), 30, "every acknowledged span in the sink")
+        print(f"\nSIGTERM with {len(acked_now)} requests acknowledged ({served} items by worker), "
+              f"{len(refused)} senders refused after it; drained and exited 0 in {elapsed:.2f}s")
+    finally:
+        proc.stop()
+
+
+# --- self-metrics ----------------------------------------------------------------------------------
+
+
+def test_self_metrics_add_up_across_workers_and_keep_a_dead_workers_counts(egress, tmp_path):
+    env, port, metrics_port = passthrough_env(egress)
+    config = with_server(PASSTHROUGH, workers=2).replace(
+        "logs: {receivers: [otlp], exporters: [otlp]}",
+        "logs: {receivers: [otlp], processors: [log_sampling], exporters: [otlp]}",
+    ).replace("exporters:\n  otlp:", "processors:\n  log_sampling: {info_ratio: 0.5}\nexporters:\n  otlp:", 1)
+    proc = serve(tmp_path, config, env)
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        wait_for_port(port, proc=proc.popen)
+        wait_serving(proc, f"http://127.0.0.1:{metrics_port}/metrics")
+        sent = 0
+        while sent < 200 and (sent < 20 or len([v for v in per_worker(samples(url), "traces").values() if v]) < 2):
+            send_once(port, TRACE_EXPORT, span_request(sent).SerializeToString())
+            sent += 1
+        send_once(port, LOGS_EXPORT, log_request(0).SerializeToString())
+        got = samples(url)
+        by_worker = per_worker(got, "traces")
+        print(f"\n{sent} requests on {sent} connections: items by worker {by_worker}")
+        assert set(by_worker) == {"0", "1"} and all(v > 0 for v in by_worker.values()), by_worker
+        n = sent * PER_REQUEST
+        assert total(got, "otelproc_received_items_total", signal="traces") == n
+        assert total(got, "otelproc_exported_items_total", signal="traces") == n
+        assert sum(by_worker.values()) == n
+        assert total(got, "otelproc_processing_duration_seconds_count", signal="logs") == 1
+        ratios = [ls for (name, ls) in got if name == "otelproc_log_sampling_ratio"]
+        assert ratios and all("pid" not in dict(ls) for ls in ratios), ratios  # one series, as with one process
+
+        pids = worker_pids(proc.pid)
+        os.kill(pids[1], signal.SIGKILL)
+        wait_until(lambda: worker_pids(proc.pid).get(1) not in (None, pids[1]), 30, "worker 1 restarted")
+        after = samples(url)
+        # The dead worker's counts stay in the totals: the series never go back.
+        assert total(after, "otelproc_received_items_total", signal="traces") == n
+        assert per_worker(after, "traces") == by_worker
+        assert total(after, "otelproc_worker_restarts_total", worker="1") == 1
+    finally:
+        proc.stop()
