@@ -40,6 +40,24 @@ def build() -> Dashboard:
         .panel(graph("Request latency p95",
                      (p95("whatsapp_ingest_http_request_duration_seconds", "route"),
                       "{{route}}"), unit="s"))
+        .row("Collectors")
+        .panel(single("Collectors connected", "sum(client:pricebot_whatsapp_collector_connected:latest)",
+                      description="Collectors whose last report said their WhatsApp connection is open."))
+        .panel(single("Collectors not connected",
+                      "count(client:pricebot_whatsapp_collector_connected:latest == 0) or vector(0)",
+                      description="WhatsAppCollectorOffline fires for one after 2 minutes."))
+        .panel(single("Collectors untracked (time range)",
+                      "sum(increase(pricebot_whatsapp_collector_untracked_total[$__range]))",
+                      description="Reports from collectors past WHATSAPP_COLLECTOR_MAX_CLIENTS."))
+        .panel(graph("Connection by collector", ("client:pricebot_whatsapp_collector_connected:latest", "{{client_id}}"),
+                     unit="bool", description="1 open, 0 otherwise, from the newest report."))
+        .panel(graph("Since last report",
+                     ("time() - max by (client_id) (pricebot_whatsapp_collector_last_seen_timestamp_seconds)",
+                      "{{client_id}}"), unit="s", description="Heartbeat or accepted batch."))
+        .panel(graph("Batches accepted by collector",
+                     ("sum by (client_id) (rate(pricebot_whatsapp_collector_batches_success_total[$__rate_interval]))",
+                      "{{client_id}}"), unit="reqps",
+                     description="WhatsAppCollectorOffline fires for a collector with none in 10 minutes.", width=24))
         .row("Failures")
         .panel(listing("Recent failures (time range)",
                        'sort_desc(sum by (route, method, status) '

@@ -31,6 +31,13 @@ def build() -> Dashboard:
                      ("session:wa_heartbeat_fresh:bool", "{{wa_session_id}}"), unit="bool"))
         .panel(graph("Reconnect attempts (1 h)",
                      ("session:wa_reconnect_attempts:increase_1h", "{{wa_session_id}}")))
+        .panel(graph("Credential age", ("wa_session_credential_age_seconds", "{{tenant_id}} {{wa_session_id}}"),
+                     unit="s", description="WaSessionCredentialsStale at 24 h (warning) and 168 h (critical)."))
+        .panel(graph("Reconnect latency", ("wa_session_reconnect_latency_seconds", "{{tenant_id}} {{wa_session_id}}"),
+                     unit="s", description="The reconnect in progress, 0 when none; WaSessionReconnectSlow at 30 s "
+                                           "(warning) and 120 s (critical)."))
+        .panel(graph("Missed heartbeats", ("wa_session_missed_heartbeats", "{{tenant_id}} {{wa_session_id}}"),
+                     description="In a row; WaSessionHeartbeatsMissed at 3 (warning) and 10 (critical)."))
         .panel(graph("Circuit breaker", ("wa_circuit_breaker_open", "{{wa_session_id}}"), unit="bool"))
         .panel(graph("Connector verdicts", ("sum by (level) (wa_session_alerts)", "{{level}}")))
         .panel(graph("Session events", ("sum by (event) (rate(wa_session_events_total[$__rate_interval]))",
