@@ -346,3 +346,97 @@ def test_self_metrics_add_up_across_workers_and_keep_a_dead_workers_counts(egres
         assert total(after, "otelproc_worker_restarts_total", worker="1") == 1
     finally:
         proc.stop()
+
+
+# --- session health ------------------------------------------------------------------------------
+
+SESSION_YAML = """
+receivers:
+  otlp:
+    grpc: {endpoint: "${env:OTELPROC_RECEIVER_ENDPOINT}"}
+connectors:
+  session_health:
+    store: "${env:SESSION_HEALTH_STORE}"
+    store_key_prefix: "${env:SESSION_HEALTH_PREFIX}"
+    evaluation_interval_s: 0.25
+    reorder_window_s: 0
+    api: {endpoint: "127.0.0.1:${env:SESSION_HEALTH_PORT}"}
+exporters:
+  otlp: {endpoint: "${env:OTELPROC_NEXT_HOP}", compression: gzip}
+service:
+  server: {workers: 2}
+  pipelines:
+    logs: {receivers: [otlp], exporters: [otlp, session_health]}
+    metrics: {receivers: [otlp, session_health], exporters: [otlp]}
+    logs/alerts: {receivers: [session_health], exporters: [otlp]}
+  telemetry:
+    metrics: {address: "${env:OTELPROC_METRICS_ADDRESS}"}
+"""
+TOKEN = "workers-admin-token"
+
+
+def listeners(port: int) -> set[int]:
+    """PIDs holding a listening TCP socket on ``port`` (from /proc/net/tcp and each process's fds)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "0A":  # LISTEN
+                    inodes.add(cols[9])
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    pids.add(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def get_json(url: str) -> dict:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_one_worker_serves_the_session_api_and_it_sees_the_sessions_every_worker_received(
+        store, egress, tmp_path, request):
+    store_url = "memory" if store == "memory" else request.getfixturevalue("redis_srv").url
+    env, port, metrics_port = passthrough_env(egress)
+    api_port = free_port()
+    env.update(SESSION_HEALTH_STORE=store_url, SESSION_HEALTH_PREFIX=f"workers-{tmp_path.name}",
+               SESSION_HEALTH_PORT=str(api_port), SESSION_HEALTH_ADMIN_TOKEN=TOKEN)
+    proc = serve(tmp_path, SESSION_YAML, env)
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        wait_for_port(port, proc=proc.popen)
+        wait_serving(proc, url)
+        pids = worker_pids(proc.pid)
+        assert listeners(api_port) == {pids[0]}, "the session-health API is served by worker 0 alone"
+        now = time.time()
+        sessions = [f"w{i}@s.whatsapp.net" for i in range(40)]
+        for i, sid in enumerate(sessions):  # each on a connection of its own: both workers get some
+            req = logs_request(record("state_change", ts=now, session=sid, tenant="acme"),
+                               record("heartbeat", ts=now + 0.001, session=sid, tenant="acme"))
+            send_once(port, LOGS_EXPORT, req.SerializeToString())
+        by_worker = per_worker(samples(url), "logs")
+        assert set(by_worker) == {"0", "1"} and all(v > 0 for v in by_worker.values()), by_worker
+
+        def listed() -> set[str]:
+            return {row["sessionId"] for row in get_json(f"http://127.0.0.1:{api_port}/sessions")["sessions"]}
+
+        wait_until(lambda: listed() == set(sessions), 20, "every session in the fleet view")
+        one = get_json(f"http://127.0.0.1:{api_port}/sessions/{sessions[-1]}/health")
+        assert one["state"] == "connected" and one["connected"] is True, one
+        got = samples(url)
+        assert total(got, "otelproc_session_health_applied_events_total") == 2 * len(sessions)
+        print(f"\n{store} store: {len(sessions)} sessions, log records by worker {by_worker}, "
+              f"all in the API of worker 0")
+    finally:
+        proc.stop()
