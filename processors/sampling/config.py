@@ -16,7 +16,7 @@ from processors.config import ComponentConfig
 
 SeverityName = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
 Randomness = Literal["hash", "trace_id"]
-FallbackKey = Literal["body_template", "body", "attribute"]
+FallbackKey = Literal["record", "body_template", "body", "attribute"]
 
 # Spellings people write for a level, beyond the six OTel short names.
 _SEVERITY_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL", "ERR": "ERROR"}
@@ -99,9 +99,12 @@ class SamplingConfig(ComponentConfig):
         "decide independently need different seeds. Default 0.",
     )
     fallback_key: FallbackKey = Field(
-        default="body_template",
-        description="What decides a record with no trace id: `body_template` (the body with numbers and hex ids "
-        "removed), `body` (the body as is) or `attribute` (fallback_attribute's value). Default body_template.",
+        default="record",
+        description="What decides a record with no trace id. `record` (default): the record itself, its "
+        "timestamps, severity and body, so each record is decided on its own and every kind of message keeps "
+        "about info_ratio of its records (a retried record gets the same decision). `body_template`: the body "
+        "with numbers and hex ids removed, so all records of one message kind share one decision (a kind is "
+        "kept or dropped whole). `body`: the body as is. `attribute`: fallback_attribute's value.",
     )
     fallback_attribute: str | None = Field(
         default=None, validate_default=True,

@@ -8,6 +8,7 @@ neither thins nor annotates is forwarded as the bytes it arrived as.
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -50,6 +51,7 @@ class LogSampler(Processor):
         self._use_trace_id_bits = config.randomness == "trace_id"
         self._fallback_attribute = config.fallback_attribute if config.fallback_key == "attribute" else None
         self._template = config.fallback_key != "body"
+        self._per_record = config.fallback_key == "record"
         self._adaptive = (
             AdaptiveRatio(config.info_ratio, config.per_service_budget, config.rate_window_s, clock)
             if config.per_service_budget is not None else None
@@ -105,18 +107,18 @@ class LogSampler(Processor):
         weight = 1.0 / ratio
         seen: dict[bytes, int] = {}  # records of one trace (or template) usually arrive together
         for pos, rec, rank in candidates:
-            if self.should_keep_sampled(rec, th, seen):
+            if self.should_keep_sampled(rec, th, seen, ordinal=pos[2]):
                 out.weighted.append((rec, weight, th))
                 tally[service, names[rank], KEPT_SAMPLED] += 1
             else:
                 out.dropped.append(pos)
                 tally[service, names[rank], DROPPED_SAMPLED] += 1
 
-    def should_keep_sampled(self, record: LogRecord, th: int, seen: dict[bytes, int]) -> bool:
+    def should_keep_sampled(self, record: LogRecord, th: int, seen: dict[bytes, int], ordinal: int = 0) -> bool:
         """The trace-consistent decision: the record's randomness is at or above the threshold."""
-        return self.randomness_of(record, seen) >= th
+        return self.randomness_of(record, seen, ordinal) >= th
 
-    def randomness_of(self, record: LogRecord, seen: dict[bytes, int] | None = None) -> int:
+    def randomness_of(self, record: LogRecord, seen: dict[bytes, int] | None = None, ordinal: int = 0) -> int:
         """56 bits from the trace id, or from the fallback key of a record with no trace."""
         trace_id = record.trace_id
         if randomness.valid_trace_id(trace_id):
@@ -124,7 +126,7 @@ class LogSampler(Processor):
                 return randomness.trace_id_randomness(trace_id)
             key = trace_id
         else:
-            key = b"\x00key:" + self._fallback_key(record)  # a domain apart from trace ids
+            key = b"\x00key:" + self._fallback_key(record, ordinal)  # a domain apart from trace ids
         if seen is None:
             return self._hash(key)
         found = seen.get(key)
@@ -132,7 +134,9 @@ class LogSampler(Processor):
             found = seen[key] = self._hash(key)
         return found
 
-    def _fallback_key(self, record: LogRecord) -> bytes:
+    def _fallback_key(self, record: LogRecord, ordinal: int) -> bytes:
+        if self._per_record:
+            return _record_key(record, ordinal)
         name = self._fallback_attribute
         if name is not None:
             for kv in record.attributes:
@@ -253,3 +257,16 @@ def _threshold_of(tvalue: str) -> int:
         return int(tvalue.ljust(randomness.BITS // 4, "0")[: randomness.BITS // 4], 16)
     except ValueError:
         return 0
+
+
+def _record_key(record: LogRecord, ordinal: int) -> bytes:
+    """What tells one untraced record from another: its timestamps, severity and body. The same
+    record sent again (a retry) gets the same key. Records with neither timestamp are told apart by
+    their place in their scope, which a retry of the same request also keeps."""
+    stamp = record.time_unix_nano or record.observed_time_unix_nano
+    head = struct.pack(">QQI", record.time_unix_nano, record.observed_time_unix_nano, record.severity_number)
+    place = b"" if stamp else struct.pack(">I", ordinal)
+    body = record.body
+    text = body.string_value.encode() if body.WhichOneof("value") == "string_value" else body.SerializeToString(
+        deterministic=True)
+    return head + place + text

@@ -42,9 +42,9 @@ def expected_seqs(req: ExportLogsServiceRequest, sampler: LogSampler, ratio: flo
     out = []
     for rl in req.resource_logs:
         for sl in rl.scope_logs:
-            for lr in sl.log_records:
+            for li, lr in enumerate(sl.log_records):
                 warn_or_above = lr.severity_number >= 13
-                if warn_or_above or sampler.randomness_of(lr) >= th:
+                if warn_or_above or sampler.randomness_of(lr, ordinal=li) >= th:
                     out.append(lr.attributes[0].value.int_value)
     return out
 

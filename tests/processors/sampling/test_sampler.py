@@ -137,11 +137,11 @@ def non_hex_word(k: int) -> str:
     return letters[k % 20] + letters[k // 20 % 20] + letters[k // 400 % 20]
 
 
-def test_without_a_trace_the_body_template_decides() -> None:
+def test_by_body_template_every_record_of_one_message_kind_shares_its_decision() -> None:
     # The same message with different numbers and ids is one template: all kept or all dropped.
     templates = [f"cache miss in {non_hex_word(k)} for key {{}} (request {{}})" for k in range(200)]
     records = [Rec(body=t.format(i * 7919, f"{i:08x}-4f2a")) for t in templates for i in range(3)]
-    out = sampler(info_ratio=0.5).process_logs(payload(records))
+    out = sampler(info_ratio=0.5, fallback_key="body_template").process_logs(payload(records))
     kept_bodies = [lr.body.string_value for _, lr in kept_records(out)]
     kept_templates = {randomness.body_template(b) for b in kept_bodies}
     assert 60 < len(kept_templates) < 140

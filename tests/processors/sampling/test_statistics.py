@@ -181,3 +181,60 @@ def test_counts_reweighted_by_the_attribute_are_within_two_percent() -> None:
         sigma = math.sqrt(n * 0.75 / 0.25) if level in ("DEBUG", "INFO") else 0.0
         assert abs(estimate[level] - n) <= max(5 * sigma, 0.5), level
     assert estimate["WARN"] == truth["WARN"] and estimate["ERROR"] == truth["ERROR"]
+
+
+def _untraced_request(bodies: list[str], *, start_ns: int, step_ns: int):
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    kv = rl.resource.attributes.add()
+    kv.key, kv.value.string_value = "service.name", "worker"
+    sl = rl.scope_logs.add()
+    for i, body in enumerate(bodies):
+        lr = sl.log_records.add()
+        lr.severity_number, lr.severity_text = 9, "INFO"
+        if step_ns:
+            lr.observed_time_unix_nano = start_ns + i * step_ns
+        lr.body.string_value = body
+    return req
+
+
+def _kept(sampler: LogSampler, req) -> list:
+    out = sampler.process_logs(Payload(Signal.LOGS, raw=req.SerializeToString()))
+    return [] if out is None else [lr for rl in out.message.resource_logs for sl in rl.scope_logs
+                                   for lr in sl.log_records]
+
+
+def test_untraced_records_are_sampled_per_record_whatever_their_message_kind() -> None:
+    """10 message kinds x 1,000 untraced records at 0.1: each kind keeps about a tenth, and the
+    weights re-add to what was sent (deciding by message kind would keep or drop kinds whole)."""
+    templates = [f"background job {{}} finished in stage {name}" for name in
+                 ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa")]
+    bodies = [t.format(i) for t in templates for i in range(1000)]
+    random.Random(11).shuffle(bodies)
+    sampler = new_sampler(info_ratio=0.1)
+    kept = []
+    for i in range(0, len(bodies), BATCH):
+        kept += _kept(sampler, _untraced_request(bodies[i:i + BATCH], start_ns=1_700_000_000_000_000_000 + i * 10**6,
+                                                 step_ns=1000))
+    per_kind = Counter(lr.body.string_value.rsplit(" ", 1)[1] for lr in kept)
+    assert len(per_kind) == 10
+    assert all(70 <= n <= 130 for n in per_kind.values()), per_kind
+    weights = sum(next(kv.value.double_value for kv in lr.attributes if kv.key == "sampling.weight") for lr in kept)
+    assert abs(weights - 10_000) <= 500, weights
+
+
+def test_untraced_records_with_one_body_and_no_timestamps_still_keep_their_share() -> None:
+    """A load generator's fixed body and no timestamps: told apart by place, about a tenth survives."""
+    sampler = new_sampler(info_ratio=0.1)
+    kept = _kept(sampler, _untraced_request(["the same message"] * 2000, start_ns=0, step_ns=0))
+    assert 140 <= len(kept) <= 260, len(kept)
+
+
+def test_a_retried_untraced_request_gets_the_same_decisions() -> None:
+    bodies = [f"request {i} served" for i in range(2000)]
+    req = _untraced_request(bodies, start_ns=1_700_000_000_000_000_000, step_ns=1000)
+    first = [lr.body.string_value for lr in _kept(new_sampler(info_ratio=0.1), req)]
+    again = [lr.body.string_value for lr in _kept(new_sampler(info_ratio=0.1), req)]
+    assert first and first == again
