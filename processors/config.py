@@ -204,6 +204,22 @@ class TelemetrySpec(BaseModel):
 MAX_WORKERS = 64
 
 
+def available_cpus(cgroup_cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """CPUs this process may run on (its affinity), fewer under a cgroup v2 CPU quota: a container
+    limited to 2 CPUs on a 32-CPU node would otherwise start 32 workers that share 2 CPUs."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path(cgroup_cpu_max).read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, -(-int(quota) // int(period))))  # rounded up: 1.5 CPUs -> 2 workers
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
 class ServerSpec(BaseModel):
     """How the server drains (not a Collector key: our own)."""
 
@@ -225,14 +241,10 @@ class ServerSpec(BaseModel):
     )
 
     def worker_count(self) -> int:
-        """``workers``, or the CPUs this process may run on when unset."""
+        """``workers``, or when unset the CPUs this process may use (``available_cpus``)."""
         if self.workers is not None:
             return self.workers
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cpus = os.cpu_count() or 1
-        return max(1, min(cpus, MAX_WORKERS))
+        return max(1, min(available_cpus(), MAX_WORKERS))
 
 
 class ServiceSpec(BaseModel):

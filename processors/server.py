@@ -201,7 +201,10 @@ def build_grpc_server(endpoint: str, admissions: Mapping[Signal, Admission], *, 
     reflection.enable_server_reflection(names, server)
     if admissions:
         server.add_generic_rpc_handlers((_Unimplemented(next(iter(admissions.values())).telemetry),))
-    port = server.add_insecure_port(endpoint)
+    try:
+        port = server.add_insecure_port(endpoint)
+    except RuntimeError:  # grpc's "Failed to bind": the address is taken, or not ours
+        port = 0
     if port == 0:
         raise OSError(f"cannot listen on {endpoint}")
     return server, health_servicer, port

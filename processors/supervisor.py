@@ -224,7 +224,7 @@ class Supervisor:
                 code = await self._start(w)
                 if code is not None:
                     log.error("worker %d exited with %d on start; stopping", w.index, code)
-                    await self._drain(self.workers)
+                    await self._drain([other for other in self.workers if other is not w])
                     return code
                 if self._stopping.is_set():
                     break

@@ -220,3 +220,82 @@ def test_validate_quotes_no_body_of_an_unknown_component_type(tmp_path):
     text = text.replace("exporters: [otlp]}\n    logs", "exporters: [otlp, otlphttp]}\n    logs")
     err = validate_secretly(tmp_path, text=text)
     assert "exporters.otlphttp: unknown exporter type 'otlphttp'" in err
+
+
+# --- worker processes --------------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(entry.name))
+    return out
+
+
+def _serve_passthrough(tmp_path, workers: int, port: int, **env: str) -> Proc:
+    cfg = tmp_path / "passthrough.yaml"
+    cfg.write_text((REPO / "processors" / "configs" / "passthrough.yaml").read_text()
+                   .replace("\nservice:\n", f"\nservice:\n  server: {{workers: {workers}}}\n"))
+    env = {"OTELPROC_RECEIVER_ENDPOINT": f"127.0.0.1:{port}", "OTELPROC_NEXT_HOP": "127.0.0.1:1",
+           "OTELPROC_METRICS_ADDRESS": f"127.0.0.1:{free_port()}", **env}
+    return Proc([*OTELPROC, "serve", "--config", str(cfg)], log=tmp_path / "otelproc.log", env=env, cwd=REPO)
+
+
+def test_one_worker_is_a_single_process_without_a_supervisor(tmp_path):
+    port = free_port()
+    proc = _serve_passthrough(tmp_path, 1, port)
+    try:
+        wait_for_port(port, proc=proc.popen)
+        assert _children(proc.pid) == []
+        assert "supervisor" not in proc.output()
+    finally:
+        assert proc.stop() == 0
+
+
+def test_a_worker_that_cannot_listen_stops_the_supervisor_with_its_error(tmp_path):
+    import socket
+
+    port = free_port()
+    with socket.socket() as taken:  # a listener without SO_REUSEPORT: nobody else may bind the port
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        proc = _serve_passthrough(tmp_path, 2, port)
+        try:
+            code = proc.popen.wait(30)
+            out = proc.output()
+        finally:
+            proc.stop()
+    assert code == 1, out[-2000:]
+    assert f"cannot listen on 127.0.0.1:{port}" in out
+    assert "worker 0 exited with 1 on start" in out
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
+    port = free_port()
+    proc = _serve_passthrough(tmp_path, 2, port)
+    try:
+        wait_for_port(port, proc=proc.popen)
+        deadline = time.monotonic() + 30
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        proc.send(signal.SIGKILL)
+        proc.popen.wait(10)
+        deadline = time.monotonic() + 20
+        while any(os.path.exists(f"/proc/{w}") for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Orphans are reaped by init (or a subreaper); a live one would show its state here.
+        alive = [w for w in workers if os.path.exists(f"/proc/{w}")
+                 and open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+        assert alive == [], "workers outlived their supervisor"
+    finally:
+        proc.stop()

@@ -183,3 +183,49 @@ def test_a_key_path_is_never_rewritten_by_environment_values():
     parse_config(MINIMAL.replace("127.0.0.1:1", "'${env:HOP}'"), environ={"HOP": "traces"})
     err = ConfigError("service.pipelines.traces.processors[0]", "processor 'traces' is not declared")
     assert str(err) == "service.pipelines.traces.processors[0]: processor '${env:HOP}' is not declared"
+
+
+# --- service.server.workers --------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("0", "greater than or equal to 1"),
+    ("65", "less than or equal to 64"),
+    ("2.5", "valid integer"),
+    ("two", "valid integer"),
+    ("true", "valid integer"),
+])
+def test_workers_out_of_range_names_the_key_path(value, problem):
+    with pytest.raises(ConfigError) as err:
+        parse_config(MINIMAL + f"  server: {{workers: {value}}}\n")
+    assert err.value.path == "service.server.workers"
+    assert problem in err.value.problem
+
+
+def test_workers_default_to_the_cpus_this_process_may_use(tmp_path):
+    import os
+
+    from processors.config import available_cpus
+
+    cfg = parse_config(MINIMAL)
+    assert cfg.service.server.workers is None
+    assert cfg.service.server.worker_count() == min(available_cpus(), 64)
+    assert available_cpus() <= len(os.sched_getaffinity(0))
+    assert parse_config(MINIMAL + "  server: {workers: 3}\n").service.server.worker_count() == 3
+    # From the environment, and unset there: null is the default.
+    text = MINIMAL + '  server: {workers: "${env:OTELPROC_WORKERS:-null}"}\n'
+    assert parse_config(text, environ={}).service.server.workers is None
+    assert parse_config(text, environ={"OTELPROC_WORKERS": "4"}).service.server.worker_count() == 4
+
+
+def test_a_cgroup_cpu_quota_bounds_the_default_worker_count(tmp_path):
+    import os
+
+    from processors.config import available_cpus
+
+    cpu_max = tmp_path / "cpu.max"
+    affinity = len(os.sched_getaffinity(0))
+    for text, want in (("max 100000", affinity), ("50000 100000", 1), ("150000 100000", min(2, affinity)),
+                       ("not a quota", affinity)):
+        cpu_max.write_text(text)
+        assert available_cpus(str(cpu_max)) == want, text
+    assert available_cpus(str(tmp_path / "absent")) == affinity
