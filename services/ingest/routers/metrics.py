@@ -30,5 +30,6 @@ def metrics_whatsapp(ctx: ContextDep) -> dict[str, Any]:
 def metadata(ctx: ContextDep) -> dict[str, Any]:
     """Tags for dashboards' datasource instances; nothing secret."""
     return {"service": ctx.settings.SERVICE_NAME, "environment": ctx.settings.ENV, "version": ctx.version,
-            "endpoints": {"ingest": "/integrations/whatsapp/ingest", "media": "/integrations/whatsapp/media",
+            "endpoints": {"ingest": "/integrations/whatsapp/ingest", "heartbeat": "/integrations/whatsapp/heartbeat",
+                          "media": "/integrations/whatsapp/media",
                           "metrics": "/metrics", "diagnostics": "/chat/tools/diagnostics"}}
