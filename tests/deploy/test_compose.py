@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.deploy import wiring
@@ -86,7 +85,7 @@ def test_compose_validates_against_the_compose_spec(tmp_path: Path) -> None:
 
 
 def test_every_image_is_pinned(compose: dict[str, Any]) -> None:
-    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", (REPO / "Dockerfile").read_text(), flags=re.M))
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", (REPO / "Dockerfile").read_text(), flags=re.MULTILINE))
     for name, svc in compose["services"].items():
         if "build" in svc:
             target = svc["build"]["target"]

@@ -87,7 +87,7 @@ def config_env_refs(*paths: Path) -> dict[str, EnvRef]:
 def processors_config_reads(path: Path) -> set[str]:
     """The processors config's ``${env:...}`` names plus the variables its components name (``*_env`` keys)."""
     text = path.read_text()
-    named = set(re.findall(r"^\s*\w+_env:\s*([A-Z_][A-Z0-9_]*)\s*$", text, flags=re.M))
+    named = set(re.findall(r"^\s*\w+_env:\s*([A-Z_][A-Z0-9_]*)\s*$", text, flags=re.MULTILINE))
     return set(config_env_refs(path)) | named
 
 
