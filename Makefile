@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean stores
+.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean stores kustomize load load-local
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> python venv ($(VENV))"
@@ -35,6 +35,12 @@ bin/victoria-logs: scripts/build-store.sh
 
 stores: bin/jaeger bin/victoria-logs
 
+# kustomize for the deployment tests (tests/deploy render k8s/ with it), cached like the stores.
+bin/kustomize: scripts/build-kustomize.sh
+	@nice -n 19 bash scripts/build-kustomize.sh
+
+kustomize: bin/kustomize
+
 # The datadog exporter drags in the datadog-agent modules (a long, memory-hungry build): opt-in.
 collector-datadog:
 	@MANIFEST=collector/builder-config-datadog.yaml OUT=bin/otelcol-datadog bash scripts/build-collector.sh
@@ -44,15 +50,34 @@ run: venv
 	@$(MAKE) --no-print-directory stores || echo "==> no trace and log store build: the Collector ends at its file sinks and Prometheus"
 	@$(VENV)/bin/otelproc run
 
-test: system-deps venv collector stores
+test: system-deps venv collector stores kustomize
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 # Without the end-to-end tests (quick feedback while editing).
-test-fast: system-deps venv
+test-fast: system-deps venv kustomize
 	@$(PY) -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
 
 bench: venv collector
 	@$(PY) -m bench
+
+# Load tests (docs/loadtests.md): one Locust file headless against HOST, CSV and HTML under var/loadtests/.
+# USERS: peak users (-u); RATE: target requests/s of the constant-rate files (LOCUST_TARGET_RPS); DURATION: -t.
+LOCUSTFILE ?= loadtests/chat_send.py
+HOST ?= http://127.0.0.1:8003
+USERS ?=
+RATE ?=
+DURATION ?= 1m
+LOAD_NAME = $(basename $(notdir $(LOCUSTFILE)))
+load: venv
+	@mkdir -p var/loadtests
+	@$(if $(RATE),LOCUST_TARGET_RPS=$(RATE)) $(VENV)/bin/locust -f $(LOCUSTFILE) --headless --host $(HOST) \
+		$(if $(USERS),-u $(USERS) -r $(USERS)) -t $(DURATION) --only-summary \
+		--csv var/loadtests/$(LOAD_NAME) --html var/loadtests/$(LOAD_NAME).html
+
+# The local stack as `make run` starts it, every load at a scale this machine holds, each gate's verdict.
+load-local: venv
+	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: gateway mode"
+	@$(PY) -m loadtests.local
 
 # Coverage-guided fuzzing (fuzz/README.md): FUZZ_TIME seconds per target; FUZZ_ARGS e.g. "config -jobs=2".
 FUZZ_TIME ?= 60
