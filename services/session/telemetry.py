@@ -17,6 +17,7 @@ from opentelemetry.metrics import Meter
 
 from services.obs import Obs
 from services.obs.logging import ObsLogHandler
+from services.session.events import ALL_EVENTS
 
 EVENTS_LOGGER_SUFFIX = "wa_session_events"
 EVENTS_COUNTER = "wa_session_events_total"
@@ -42,6 +43,9 @@ class EventCounter(logging.Handler):
         super().__init__()
         self._counter = meter.create_counter(EVENTS_COUNTER, unit="{event}",
                                              description="wa.session.* events emitted, by event name")
+        # Every kind in the first export at 0, so that rate() and increase() work from the first scrape.
+        for name in ALL_EVENTS:
+            self._counter.add(0, {"event": name})
 
     def emit(self, record: logging.LogRecord) -> None:
         name: Any = record.__dict__.get("event.name")
