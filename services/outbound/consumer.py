@@ -155,9 +155,11 @@ class Consumer:
         if not self.connected or self._probe_channel is None:
             raise ConnectionError("not connected to RabbitMQ")
         out = {}
+        # The underlying channel: a robust channel answers a repeated declare from its cache, with a stale count.
+        raw = await self._probe_channel.get_underlay_channel()
         for name in self.queue_names():
-            q = await asyncio.wait_for(self._probe_channel.declare_queue(name, passive=True), timeout)
-            out[name] = int(q.declaration_result.message_count or 0)
+            ok = await asyncio.wait_for(raw.queue_declare(name, passive=True), timeout)
+            out[name] = int(ok.message_count or 0)
         self.metrics.queue_depths.update(out)
         return out
 
