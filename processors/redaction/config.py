@@ -12,7 +12,15 @@ import re
 from typing import Annotated, Any, Literal
 
 import re2
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from processors.config import ComponentConfig
 from processors.redaction.detectors import DETECTORS
@@ -81,7 +89,33 @@ class UrlSanitizerConfig(ComponentConfig):
 class SqlSanitizerConfig(ComponentConfig):
     enabled: bool = Field(default=True, description="Replace SQL literals with ?. Default true.")
     attributes: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SQL_ATTRIBUTES), description="Keys that hold SQL statements."
+        default_factory=lambda: list(DEFAULT_SQL_ATTRIBUTES),
+        description="Keys whose whole value is an SQL statement. Default db.statement, db.query.text.",
+    )
+    free_text: bool = Field(
+        default=True,
+        description="Also replace the literals of SQL statements found in any other string (a log body, an "
+                    "exception message): a statement head (SELECT ... FROM, INSERT INTO, UPDATE ... SET, DELETE FROM) "
+                    "with a quoted literal after an operator. Default true.",
+    )
+
+
+class TaintConfig(ComponentConfig):
+    enabled: bool = Field(
+        default=True,
+        description="A value replaced under a blocked key or found by a detector (geo aside) is replaced wherever "
+                    "else it appears verbatim. Default true.",
+    )
+    scope: Literal["record", "request"] = Field(
+        default="record",
+        description="Where else: record = the same span (with its events and links), log record (body and "
+                    "attributes), data point, resource or scope; request = the whole request (every request with "
+                    "a finding is then walked whole). Default record.",
+    )
+    min_length: int = Field(
+        default=6, ge=4,
+        description="Values shorter than this never spread, so a flag or a count under a blocked key (1, true, "
+                    "false, yes) leaves the text beside it alone. Default 6.",
     )
 
 
@@ -131,6 +165,7 @@ class RedactionConfig(ComponentConfig):
     url_sanitizer: UrlSanitizerConfig = Field(default_factory=UrlSanitizerConfig)
     db_sanitizer: DbSanitizerConfig = Field(default_factory=DbSanitizerConfig)
     truncation: TruncationConfig = Field(default_factory=TruncationConfig)
+    taint: TaintConfig = Field(default_factory=TaintConfig)
     summary: Summary = Field(default="silent", description="Summary attributes: debug (counts, keys), info (counts).")
     fast_path: bool = Field(default=True, description="Scan raw bytes first and forward clean requests unparsed.")
     scan_engine: ScanEngine = Field(default="auto", description="hyperscan, re2 (locates nothing), or auto.")

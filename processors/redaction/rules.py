@@ -22,7 +22,12 @@ from processors.redaction.config import RedactionConfig
 from processors.redaction.detectors import DETECTORS, Detector, Finding, context_tokens
 from processors.redaction.detectors.geo import GeoDetector
 from processors.redaction.fastscan import ScanPattern, ValueScreen, byte_pattern
-from processors.redaction.operators import HashOperator, MaskOperator, Operator, RedactOperator
+from processors.redaction.operators import (
+    HashOperator,
+    MaskOperator,
+    Operator,
+    RedactOperator,
+)
 from processors.redaction.sanitizers import sql as sql_sanitizer
 from processors.redaction.sanitizers import url as url_sanitizer
 
@@ -47,7 +52,12 @@ _CONTROL_BYTE = r"[\x00-\x08\x0e-\x1a\x1c-\x1f]"
 
 
 # Owners of value-screen patterns that are not detectors.
-_BLOCKED_VALUES, _URL = -1, -2
+_BLOCKED_VALUES, _URL, _SQL = -1, -2, -3
+# Rules whose findings spread to the rest of a record (taint): what they hide is a value, not a
+# shape. Geo only rounds; URL and SQL sanitisers hide parameters of every kind (page=2).
+_NO_SPREAD = frozenset({"geo", "url", "sql"})
+TAINT = "taint"
+_PARAMS = re.compile(r"[;&,]\s*")
 # Detectors whose scan patterns have no literal to anchor on (see ScanPattern.dense).
 _DENSE = frozenset({"credit_card", "iban"})
 
@@ -88,6 +98,8 @@ class Rewrite(NamedTuple):
     text: str
     drop: bool
     counts: tuple[tuple[str, str], ...]  # (rule, action) per finding
+    #: (text, rule, normalized) of the findings that spread to the rest of the record (see Taint).
+    spread: tuple[tuple[str, str, str], ...] = ()
 
 
 class CacheStats(NamedTuple):
@@ -115,6 +127,8 @@ class RuleSet:
         self.url_keys = frozenset(config.url_sanitizer.attributes) if config.url_sanitizer.enabled else frozenset()
         sql = config.db_sanitizer.sql
         self.sql_keys = frozenset(sql.attributes) if sql.enabled else frozenset()
+        self.sql_free_text = sql.enabled and sql.free_text
+        self.taint_min_length = config.taint.min_length if config.taint.enabled else 0
         self.actions = self._operators(config)
         self._screen_targets, screen_patterns = self._screen_patterns()
         self._screen = ValueScreen(screen_patterns if screen else [], config.scan_engine)
@@ -170,8 +184,10 @@ class RuleSet:
             return None
         out: list[str] = []
         counts: list[tuple[str, str]] = []
+        spread: list[tuple[str, str, str]] = []
         drop = False
         pos = 0
+        min_spread = self.taint_min_length
         for f in found:
             action, op, placeholder = self.actions[f.rule]
             if action == ROUND:
@@ -179,12 +195,14 @@ class RuleSet:
             else:
                 replacement = op.replace(f.normalized, placeholder)
                 drop = drop or op.drops_entry
+                if min_spread and f.end - f.start >= min_spread and f.rule not in _NO_SPREAD:
+                    spread.append((value[f.start:f.end], f.rule, f.normalized))
             out.append(value[pos:f.start])
             out.append(replacement)
             pos = f.end
             counts.append((f.rule, action))
         out.append(value[pos:])
-        return Rewrite("".join(out), drop, tuple(counts))
+        return Rewrite("".join(out), drop, tuple(counts), tuple(spread))
 
     def findings(self, value: str, context: int = 0, mode: Mode = Mode.TEXT) -> list[Finding]:
         """Every validated finding in a value, overlaps resolved, in order."""
@@ -213,6 +231,8 @@ class RuleSet:
             found.extend(url_sanitizer.free_text_findings(value))
         if mode is Mode.SQL:
             found.extend(sql_sanitizer.findings(value))
+        elif _SQL in candidates and self.sql_free_text:
+            found.extend(sql_sanitizer.free_text_findings(value))
         if self.allowed_values:
             found = [f for f in found if not any(rx.search(value[f.start:f.end]) for rx in self.allowed_values)]
         return self._resolve(found, value) if len(found) > 1 else found
@@ -235,6 +255,10 @@ class RuleSet:
             rule = other.rule if lead.rule == "geo" else lead.rule
             chosen[-1] = Finding(last.start, f.end, rule, value[last.start:f.end])
         return chosen
+
+    def taint(self) -> Taint:
+        """An empty set of values to spread over one record (or request)."""
+        return Taint(self)
 
     def whole_value(self, rule: str, text: str | None, data: bytes) -> tuple[str, bool, str]:
         """The stand-in for a whole value (a blocked key): (text, drop the entry, action)."""
@@ -261,6 +285,8 @@ class RuleSet:
             patterns += [ScanPattern("url", byte_pattern(p)) for p in url_sanitizer.SCAN_PATTERNS]
         patterns += [ScanPattern("url", re.escape(k)) for k in sorted(self.url_keys)]
         patterns += [ScanPattern("sql", re.escape(k)) for k in sorted(self.sql_keys)]
+        if self.sql_free_text:
+            patterns += [ScanPattern("sql", byte_pattern(p)) for p in sql_sanitizer.SCAN_PATTERNS]
         truncation = self.config.truncation
         if truncation.max_items:
             patterns.append(ScanPattern("truncation", ARRAY_OR_MAP_VALUE, dense=True))
@@ -287,6 +313,10 @@ class RuleSet:
             for p in url_sanitizer.SCAN_PATTERNS:
                 targets.append((_URL, None))
                 patterns.append(ScanPattern("url", byte_pattern(p)))
+        if self.sql_free_text:
+            for p in sql_sanitizer.SCAN_PATTERNS:
+                targets.append((_SQL, None))
+                patterns.append(ScanPattern("sql", byte_pattern(p)))
         return targets, patterns
 
     # --- operators -------------------------------------------------------------
@@ -307,6 +337,88 @@ class RuleSet:
         return actions
 
 
+class Taint:
+    """Values replaced in one record, replaced wherever else they appear in it verbatim.
+
+    A password under a blocked key, or a token a detector found, is often repeated in the
+    text beside it ("login failed for bob with hunter2-x"), where no rule would recognise
+    it. Each value keeps the operator of the rule that found it, so a hashed value still
+    hashes alike. A value shorter than ``taint.min_length`` never spreads (a flag, a
+    count), and a value whose ends are letters or digits spreads only to whole words of it.
+    """
+
+    __slots__ = ("_regex", "_rules", "_values")
+
+    def __init__(self, rules: RuleSet) -> None:
+        self._rules = rules
+        self._values: dict[str, tuple[str, str]] = {}
+        self._regex: re.Pattern[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def add(self, text: str, rule: str, normalized: str) -> None:
+        """Spread ``text``, replaced by ``rule``'s operator of ``normalized``."""
+        n = self._rules.taint_min_length
+        if n and len(text) >= n and text not in self._values and text.strip() and text != MASK:
+            self._values[text] = (rule, normalized)
+            self._regex = None
+
+    def add_whole(self, text: str, rule: str) -> None:
+        """A whole value replaced under a blocked key. A cookie or a query (``sid=x; theme=y``,
+        ``a=x&b=y``) spreads its parameter values too: the text beside it repeats those."""
+        self.add(text, rule, text)
+        if "=" in text:
+            for part in _PARAMS.split(text):
+                _, eq, value = part.partition("=")
+                value = value.strip().strip("\"'")
+                if eq and value:
+                    self.add(value, rule, value)
+
+    def add_rewrite(self, r: Rewrite) -> None:
+        for text, rule, normalized in r.spread:
+            self.add(text, rule, normalized)
+
+    def update(self, other: Taint) -> None:
+        for text, (rule, normalized) in other._values.items():
+            self.add(text, rule, normalized)
+
+    def _compiled(self) -> re.Pattern[str]:
+        if self._regex is None:
+            alts = []
+            for text in sorted(self._values, key=len, reverse=True):  # the longest first
+                alt = re.escape(text)
+                if text[0].isascii() and text[0].isalnum():
+                    alt = "(?<![A-Za-z0-9])" + alt
+                if text[-1].isascii() and text[-1].isalnum():
+                    alt += "(?![A-Za-z0-9])"
+                alts.append(alt)
+            self._regex = re.compile("|".join(alts))
+        return self._regex
+
+    def rewrite(self, s: str) -> Rewrite | None:
+        """``s`` with every tainted value replaced; None when it holds none."""
+        if not self._values or not s:
+            return None
+        out: list[str] = []
+        counts: list[tuple[str, str]] = []
+        drop = False
+        pos = 0
+        actions = self._rules.actions
+        for m in self._compiled().finditer(s):
+            rule, normalized = self._values[m.group()]
+            action, op, placeholder = actions[rule]
+            out.append(s[pos:m.start()])
+            out.append(op.replace(normalized, placeholder))
+            drop = drop or op.drops_entry
+            counts.append((TAINT, action))
+            pos = m.end()
+        if not counts:
+            return None
+        out.append(s[pos:])
+        return Rewrite("".join(out), drop, tuple(counts))
+
+
 def _compile_all(patterns: list[str], key: str) -> list[Any]:
     compiled = []
     for i, p in enumerate(patterns):
@@ -323,4 +435,4 @@ def _context_word(word: str) -> str:
     return "(?i)" + "[^A-Za-z0-9]+".join(tokens) + "[^A-Za-z0-9]"
 
 
-__all__ = ["KeyAction", "KeyRule", "Mode", "Rewrite", "RuleSet", "TEXT"]
+__all__ = ["TAINT", "TEXT", "KeyAction", "KeyRule", "Mode", "Rewrite", "RuleSet", "Taint"]

@@ -14,6 +14,7 @@ field at its top level.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,16 @@ from processors.api import Signal
 from processors.redaction.audit import Changes, Tally
 from processors.redaction.config import RedactionConfig
 from processors.redaction.locate import Located
-from processors.redaction.rules import CACHE_MAX_VALUE_LENGTH, ROUND, TEXT, KeyAction, KeyRule, RuleSet
+from processors.redaction.rules import (
+    CACHE_MAX_VALUE_LENGTH,
+    ROUND,
+    TEXT,
+    KeyAction,
+    KeyRule,
+    Rewrite,
+    RuleSet,
+    Taint,
+)
 
 TRUNCATION_MARK = "…"
 # Detectors look a little past the cut, so that a value straddling it is still recognised.
@@ -30,6 +40,17 @@ _DROP = object()  # a keyed entry to remove
 
 _VALUE, _IGNORE, _DROP_KEY, _BLOCK, _RENAME = (
     KeyAction.VALUE, KeyAction.IGNORE, KeyAction.DROP, KeyAction.BLOCK, KeyAction.RENAME)
+
+
+class Record(Changes):
+    """What happened inside one record (a span with its events and links, a log record, a data
+    point, a resource, a scope), and the values replaced in it that spread to the rest (taint)."""
+
+    __slots__ = ("taint",)
+
+    def __init__(self, tally: Tally, rules: RuleSet) -> None:
+        super().__init__(tally)
+        self.taint = rules.taint()
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,7 @@ class Walker:
         self.max_len = config.truncation.max_string_length
         self.summary = config.summary
         self.geo_action = rules.actions["geo"][0] if rules.geo is not None else None
+        self.request_taint = config.taint.enabled and config.taint.scope == "request"
         # Strings this short need neither truncation nor the uncached path.
         self._short = min(self.max_len or CACHE_MAX_VALUE_LENGTH, CACHE_MAX_VALUE_LENGTH)
 
@@ -65,36 +87,45 @@ class Walker:
 
     def walk_all(self, request: Any, layout: Layout, tally: Tally) -> int:
         item = getattr(self, layout.item)
+        sink = self.rules.taint() if self.request_taint else None
         walked = 0
         for rx in getattr(request, layout.resources):
-            self.resource_entry(rx, tally)
+            self.resource_entry(rx, tally, sink)
             for sx in getattr(rx, layout.scopes):
-                self.scope_entry(sx, tally)
+                self.scope_entry(sx, tally, sink)
                 for it in getattr(sx, layout.items):
-                    item(it, tally)
+                    item(it, tally, sink)
                     walked += 1
+        if sink:
+            self.taint_request(request, layout, sink, tally)
         return walked
 
     def walk_located(self, request: Any, layout: Layout, located: Located, tally: Tally) -> int:
-        """Walk only what the scan hit. Every index is resolved before anything changes."""
+        """Walk only what the scan hit. Every index is resolved before anything changes.
+
+        With ``taint.scope: request``, a value replaced in a walked item is then looked for in
+        the whole request (items without a hit hold no finding, but may repeat one)."""
         resources = getattr(request, layout.resources)
         resource_entries = [resources[r] for r in located.resources]
         scope_entries = [getattr(resources[r], layout.scopes)[s] for r, s in located.scopes]
         items = [getattr(getattr(resources[r], layout.scopes)[s], layout.items)[k] for r, s, k in located.items]
+        sink = self.rules.taint() if self.request_taint else None
         for rx in resource_entries:
-            self.resource_entry(rx, tally)
+            self.resource_entry(rx, tally, sink)
         for sx in scope_entries:
-            self.scope_entry(sx, tally)
+            self.scope_entry(sx, tally, sink)
         item = getattr(self, layout.item)
         for it in items:
-            item(it, tally)
+            item(it, tally, sink)
+        if sink:
+            self.taint_request(request, layout, sink, tally)
         return len(items)
 
     # --- owners of attributes ------------------------------------------------------
 
-    def resource_entry(self, entry: Any, tally: Tally) -> None:
+    def resource_entry(self, entry: Any, tally: Tally, sink: Taint | None = None) -> None:
         """A ResourceSpans/-Logs/-Metrics: its Resource and its schema URL."""
-        ch = Changes(tally)
+        ch = Record(tally, self.rules)
         resource = entry.resource
         if resource.attributes:
             self.attrs(resource.attributes, ch)
@@ -104,21 +135,23 @@ class Walker:
             self.key_list(ref.id_keys, ch)
             self.key_list(ref.description_keys, ch)
         self.field(entry, "schema_url", ch, "schema_url")
+        self.spread(ch, sink, self.taint_resource_entry, entry)
         ch.write_summary(resource.attributes, self.summary)
 
-    def scope_entry(self, entry: Any, tally: Tally) -> None:
+    def scope_entry(self, entry: Any, tally: Tally, sink: Taint | None = None) -> None:
         """A ScopeSpans/-Logs/-Metrics: its InstrumentationScope and its schema URL."""
-        ch = Changes(tally)
+        ch = Record(tally, self.rules)
         scope = entry.scope
         self.field(scope, "name", ch, "scope.name")
         self.field(scope, "version", ch, "scope.version")
         if scope.attributes:
             self.attrs(scope.attributes, ch)
         self.field(entry, "schema_url", ch, "schema_url")
+        self.spread(ch, sink, self.taint_scope_entry, entry)
         ch.write_summary(scope.attributes, self.summary)
 
-    def span(self, span: Any, tally: Tally) -> None:
-        ch = Changes(tally)
+    def span(self, span: Any, tally: Tally, sink: Taint | None = None) -> None:
+        ch = Record(tally, self.rules)
         self.attrs(span.attributes, ch)
         self.field(span, "name", ch, "name")
         self.field(span, "trace_state", ch, "trace_state")
@@ -130,10 +163,11 @@ class Walker:
             self.attrs(link.attributes, ch)
         if span.HasField("status"):
             self.field(span.status, "message", ch, "status.message")
+        self.spread(ch, sink, self.taint_span, span)
         ch.write_summary(span.attributes, self.summary)
 
-    def log_record(self, record: Any, tally: Tally) -> None:
-        ch = Changes(tally)
+    def log_record(self, record: Any, tally: Tally, sink: Taint | None = None) -> None:
+        ch = Record(tally, self.rules)
         self.attrs(record.attributes, ch)
         self.field(record, "severity_text", ch, "severity_text")
         self.field(record, "event_name", ch, "event_name")
@@ -143,26 +177,161 @@ class Walker:
                 self.attrs(body.kvlist_value.values, ch)
             else:
                 self.value(body, TEXT, ch, "body", keyed=False)
+        self.spread(ch, sink, self.taint_log_record, record)
         ch.write_summary(record.attributes, self.summary)
 
-    def metric(self, metric: Any, tally: Tally) -> None:
-        ch = Changes(tally)
+    def metric(self, metric: Any, tally: Tally, sink: Taint | None = None) -> None:
+        ch = Record(tally, self.rules)
         for name in ("name", "description", "unit"):
             self.field(metric, name, ch, name)
         if metric.metadata:
             self.attrs(metric.metadata, ch)
+        self.spread(ch, sink, self.taint_metric, metric)
         ch.write_summary(metric.metadata, self.summary)
         kind = metric.WhichOneof("data")
         if kind is None:
             return
         has_exemplars = kind != "summary"
         for dp in getattr(metric, kind).data_points:
-            ch = Changes(tally)
+            ch = Record(tally, self.rules)
             self.attrs(dp.attributes, ch)
             if has_exemplars:
                 for exemplar in dp.exemplars:
                     self.attrs(exemplar.filtered_attributes, ch)
+            self.spread(ch, sink, self.taint_data_point, dp)
             ch.write_summary(dp.attributes, self.summary)
+
+    # --- taint: replaced values, wherever else they appear ----------------------------
+
+    def spread(self, ch: Record, sink: Taint | None, taint_owner: Callable[[Any, Taint, Record], None],
+               owner: Any) -> None:
+        """After an owner is walked: its replaced values go to the request's set (scope request),
+        or are replaced in the rest of the owner at once (scope record)."""
+        if not ch.taint:
+            return
+        if sink is not None:
+            sink.update(ch.taint)
+        else:
+            taint_owner(owner, ch.taint, ch)
+
+    def taint_request(self, request: Any, layout: Layout, taint: Taint, tally: Tally) -> None:
+        """Replace the values of ``taint`` in every owner of a request."""
+        item = getattr(self, f"taint_{layout.item}")
+        for rx in getattr(request, layout.resources):
+            self._taint_with_summary(self.taint_resource_entry, rx, taint, tally, rx.resource.attributes)
+            for sx in getattr(rx, layout.scopes):
+                self._taint_with_summary(self.taint_scope_entry, sx, taint, tally, sx.scope.attributes)
+                for it in getattr(sx, layout.items):
+                    if layout.item != "metric":
+                        self._taint_with_summary(item, it, taint, tally, it.attributes)
+                        continue
+                    self._taint_with_summary(item, it, taint, tally, it.metadata)
+                    kind = it.WhichOneof("data")
+                    for dp in getattr(it, kind).data_points if kind is not None else ():
+                        self._taint_with_summary(self.taint_data_point, dp, taint, tally, dp.attributes)
+
+    def _taint_with_summary(self, taint_owner: Callable[[Any, Taint, Record], None], owner: Any, taint: Taint,
+                            tally: Tally, summary_attributes: Any) -> None:
+        ch = Record(tally, self.rules)
+        taint_owner(owner, taint, ch)
+        ch.write_summary(summary_attributes, self.summary)
+
+    def taint_resource_entry(self, entry: Any, taint: Taint, ch: Record) -> None:
+        self.taint_attrs(entry.resource.attributes, taint, ch)
+        self.taint_field(entry, "schema_url", taint, ch, "schema_url")
+
+    def taint_scope_entry(self, entry: Any, taint: Taint, ch: Record) -> None:
+        scope = entry.scope
+        self.taint_field(scope, "name", taint, ch, "scope.name")
+        self.taint_field(scope, "version", taint, ch, "scope.version")
+        self.taint_attrs(scope.attributes, taint, ch)
+        self.taint_field(entry, "schema_url", taint, ch, "schema_url")
+
+    def taint_span(self, span: Any, taint: Taint, ch: Record) -> None:
+        self.taint_attrs(span.attributes, taint, ch)
+        self.taint_field(span, "name", taint, ch, "name")
+        for event in span.events:
+            self.taint_field(event, "name", taint, ch, "events.name")
+            self.taint_attrs(event.attributes, taint, ch)
+        for link in span.links:
+            self.taint_attrs(link.attributes, taint, ch)
+        if span.HasField("status"):
+            self.taint_field(span.status, "message", taint, ch, "status.message")
+
+    def taint_log_record(self, record: Any, taint: Taint, ch: Record) -> None:
+        self.taint_attrs(record.attributes, taint, ch)
+        if record.HasField("body"):
+            body = record.body
+            if body.WhichOneof("value") == "kvlist_value":
+                self.taint_attrs(body.kvlist_value.values, taint, ch)
+            else:
+                self.taint_value(body, taint, ch, "body", keyed=False)
+
+    def taint_metric(self, metric: Any, taint: Taint, ch: Record) -> None:
+        for name in ("name", "description", "unit"):
+            self.taint_field(metric, name, taint, ch, name)
+        self.taint_attrs(metric.metadata, taint, ch)
+
+    def taint_data_point(self, dp: Any, taint: Taint, ch: Record) -> None:
+        self.taint_attrs(dp.attributes, taint, ch)
+        for exemplar in getattr(dp, "exemplars", ()):
+            self.taint_attrs(exemplar.filtered_attributes, taint, ch)
+
+    def taint_attrs(self, attributes: Any, taint: Taint, ch: Record) -> None:
+        doomed = []
+        for i, kv in enumerate(attributes):
+            if self.key_rule(kv.key).action is _IGNORE:
+                continue
+            if self.taint_value(kv.value, taint, ch, kv.key, keyed=True):
+                doomed.append(i)
+        for i in reversed(doomed):
+            del attributes[i]
+
+    def taint_value(self, v: Any, taint: Taint, ch: Record, where: str, *, keyed: bool) -> bool:
+        """Replace tainted values in one AnyValue; True when its keyed entry is to be removed."""
+        kind = v.WhichOneof("value")
+        if kind == "string_value":
+            r = taint.rewrite(v.string_value)
+            if r is None:
+                return False
+            if self._tainted(r, ch, where, keyed):
+                return True
+            v.string_value = r.text
+        elif kind == "kvlist_value":
+            self.taint_attrs(v.kvlist_value.values, taint, ch)
+        elif kind == "array_value":
+            for element in v.array_value.values:
+                self.taint_value(element, taint, ch, where, keyed=False)
+        elif kind == "bytes_value":
+            try:
+                text = v.bytes_value.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+            r = taint.rewrite(text)
+            if r is None:
+                return False
+            if self._tainted(r, ch, where, keyed):
+                return True
+            v.bytes_value = r.text.encode("utf-8")
+        return False
+
+    def taint_field(self, message: Any, name: str, taint: Taint, ch: Record, where: str) -> None:
+        s = getattr(message, name)
+        if s:
+            r = taint.rewrite(s)
+            if r is not None:
+                self._tainted(r, ch, where, keyed=False)
+                setattr(message, name, r.text)
+
+    @staticmethod
+    def _tainted(r: Rewrite, ch: Record, where: str, keyed: bool) -> bool:
+        for rule_action in r.counts:
+            ch.count(*rule_action)
+        if r.drop and keyed:
+            ch.redact(where)
+            return True
+        ch.mask(where)
+        return False
 
     # --- maps and values --------------------------------------------------------------
 
@@ -185,6 +354,8 @@ class Walker:
                             continue
                         for rule_action in r.counts:
                             ch.count(*rule_action)
+                        if r.spread:
+                            _collect(ch, r)
                         if not r.drop:
                             v.string_value = self.fit(r.text, ch)
                             ch.mask(key)
@@ -226,6 +397,8 @@ class Walker:
         verdict = rule.rename
         for rule_action in verdict.counts:
             ch.count(*rule_action)
+        if verdict.spread:
+            _collect(ch, verdict)
         if verdict.drop:
             ch.redact(verdict.text)
             return True
@@ -317,6 +490,8 @@ class Walker:
             return False
         for rule_action in r.counts:
             ch.count(*rule_action)
+        if r.spread:
+            _collect(ch, r)
         if r.drop and keyed:
             ch.redact(where)
             return True
@@ -332,6 +507,8 @@ class Walker:
         if r is not None:
             for rule_action in r.counts:
                 ch.count(*rule_action)
+            if r.spread:
+                _collect(ch, r)
             if r.drop and keyed:
                 ch.redact(where)
                 return _DROP
@@ -368,6 +545,9 @@ class Walker:
         if kind == "string_value" and new == text:
             return False  # already masked
         ch.count("blocked_key", action)
+        taint = getattr(ch, "taint", None)
+        if taint is not None and text is not None:
+            taint.add_whole(text, "blocked_key")
         if drop:
             ch.redact(where)
             return True
@@ -399,3 +579,10 @@ class Walker:
         if self.max_items and len(repeated) > self.max_items:
             del repeated[self.max_items:]
             ch.truncate()
+
+
+def _collect(ch: Changes, r: Rewrite) -> None:
+    """Findings of a verdict that spread to the rest of the record (a Record keeps them)."""
+    taint = getattr(ch, "taint", None)
+    if taint is not None:
+        taint.add_rewrite(r)

@@ -15,8 +15,13 @@ DEFAULT_PRECISION = 2  # two decimals: about 1 km
 class GeoDetector(Detector):
     KIND = "geo"
     PATTERNS = (
-        Pattern("lat_lon_pair", r"(?<![\w.-])-?[0-9]{1,2}\.[0-9]{4,15},\s?-?[0-9]{1,3}\.[0-9]{4,15}(?![\w.])", 0.4,
-                scan=r"[0-9]{4},\s?-?[0-9]{1,3}\.[0-9]"),
+        # Three decimals or more (about 100 m), each number optionally followed by a degree sign
+        # or a hemisphere letter: 52.52437, 13.41053; 52.5244° N, 13.4105° E.
+        Pattern("lat_lon_pair",
+                r"(?<![\w.-])-?[0-9]{1,2}\.[0-9]{3,15}(?:[^\w\s,;]{0,2}\s?[NSns])?\s?,\s?-?[0-9]{1,3}\.[0-9]{3,15}"
+                r"(?:[^\w\s,;]{0,2}\s?[EWew](?![\w]))?(?![\w.])",
+                0.4,
+                scan=r"\.[0-9]{3}[^,]{0,20},\s?-?[0-9]{1,3}\.[0-9]"),
         Pattern(
             "lat_lon_assignment",
             r"(?i:(?<![A-Za-z])(?:lat|latitude|lon|lng|longitude))[\"']?\s*[=:]\s*[\"']?(?P<pii>-?[0-9]{1,3}\.[0-9]{3,15})(?![0-9])",
@@ -40,7 +45,8 @@ class GeoDetector(Detector):
             return False
         numbers = [abs(float(t)) for t in texts]
         if pattern.name == "lat_lon_pair":
-            return numbers[0] <= 90 and numbers[1] <= 180
+            # Within a degree of 0, 0 there is only sea: such a pair is a list of fractions (0.123, 0.456).
+            return numbers[0] <= 90 and numbers[1] <= 180 and max(numbers) >= 1
         return numbers[0] <= 180
 
     def transform(self, text):

@@ -231,9 +231,7 @@ def cards():
         sep = rnd.choice([" ", "-"])
         if grouping == "4" and i % 2:
             shown = sep.join(number[j:j + 4] for j in range(0, length, 4))
-        elif grouping == "amex":
-            shown = f"{number[:4]} {number[4:10]} {number[10:]}"
-        elif grouping == "diners":
+        elif grouping == "amex" or grouping == "diners":
             shown = f"{number[:4]} {number[4:10]} {number[10:]}"
         else:
             shown = number
@@ -404,8 +402,8 @@ def negatives():
     out.append(("sha384-" + b64(48), "subresource.integrity"))
     for _ in range(6):
         dep = rand(string.ascii_lowercase + string.digits, 9)
-        out.append((f"{rnd.choice(['payments-api', 'cart', 'notifier', 'search-indexer'])}-{dep}-"
-                    f"{rand(string.ascii_lowercase + string.digits, 5)}", "k8s.pod.name"))
+        app = rnd.choice(["payments-api", "cart", "notifier", "search-indexer"])
+        out.append((f"{app}-{dep}-{rand(string.ascii_lowercase + string.digits, 5)}", "k8s.pod.name"))
     for s in [b64(12), b64(18), b64url(rnd.randbytes(15)), "Y2hlY2tvdXQ6b3JkZXI6NDUxMg==", b64(9), b64(24)]:
         out.append((s, rnd.choice(["messaging.message.id", "cursor", None])))
     for s in ["SELECT id FROM orders WHERE customer_id = $1 AND status = ANY($2) LIMIT 50",
