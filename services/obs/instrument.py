@@ -7,7 +7,7 @@ process do not share exporters.
 ``OBS_INSTRUMENTATION=opentelemetry`` (the default) uses
 opentelemetry-instrumentation-{fastapi,redis,sqlalchemy}, with every standard
 ``OTEL_*`` variable they read. ``lean`` makes server, Redis and SQL spans in
-the obs SDK itself (``middleware``, ``redis_spans``, ``sql_spans``), with the
+the obs SDK itself (``middleware``, ``redis_spans``, ``engine_spans``), with the
 names and attributes the upstream instrumentations give, as lean spans
 (``lean_spans``) handed to the SDK's span processors; the differential test
 (tests/services/obs/test_differential.py) holds the two to the same output.
@@ -28,6 +28,7 @@ from opentelemetry.instrumentation.sqlalchemy import __version__ as _sqla_instr_
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import TracerProvider
 
+from services.obs.engine_spans import trace_engine
 from services.obs.lean_spans import LeanTracer
 from services.obs.redis_spans import trace_redis
 from services.obs.upstream_internals import (
@@ -187,8 +188,9 @@ def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, mode:
                           pool_metrics: MeterProvider | None = None) -> Any:
     """Spans for every statement on ``engine`` (sync or async).
 
-    Lean mode: ``sql_spans``; ``pool_metrics`` asks for the upstream
-    instrumentation, since only it reports pool usage.
+    Lean mode: ``engine_spans`` (the upstream instrumentation's spans from a
+    dialect wrapper, without cursor-event listeners); ``pool_metrics`` asks for
+    the upstream instrumentation, since only it reports pool usage.
 
     Upstream: ``SQLAlchemyInstrumentor().instrument(engine=...)`` works once per process
     (the instrumentor is a singleton), so the per-engine ``EngineTracer`` it
@@ -196,11 +198,11 @@ def instrument_sqlalchemy(engine: Any, tracer_provider: TracerProvider, *, mode:
     checkout and checkin, the largest cost of a traced query) is off, with the
     listeners that feed it, unless ``pool_metrics`` is given.
     """
-    # Both modes: the lean SQL spans (sql_spans) do not yet name spans, read the database name and user, or
-    # record failures as the upstream instrumentation does, so the lean mode uses the upstream one too.
     sync_engine = getattr(engine, "sync_engine", engine)
     if getattr(sync_engine, "_obs_instrumented", False):
         return engine
+    if mode == "lean" and pool_metrics is None:
+        return trace_engine(engine, lean_tracer(tracer_provider, "sqlalchemy"))
     tracer = tracer_provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", _sqla_instr_version)
     meter = (pool_metrics or NoOpMeterProvider()).get_meter("opentelemetry.instrumentation.sqlalchemy",
                                                             _sqla_instr_version)

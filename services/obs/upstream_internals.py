@@ -41,13 +41,30 @@ from opentelemetry.instrumentation._semconv import (
     _StabilityMode as StabilityMode,
 )
 
+# 2a. The HTTP method attributes as the ASGI instrumentation sets them (server_span.RequestAttributes).
+from opentelemetry.instrumentation._semconv import (
+    _set_http_method as set_http_method,
+)
+
 # 2b. The Redis instrumentation's connection attributes (lean Redis spans: the same, worked out once per client).
 from opentelemetry.instrumentation.redis.util import (
     _extract_conn_attributes as redis_conn_attributes,
 )
 
-# 3. SQLAlchemy's per-engine tracer, built directly (the instrumentor is a process-wide singleton).
+# 3. SQLAlchemy's per-engine tracer, built directly (the instrumentor is a process-wide singleton), and the
+#    functions it works a statement's attributes out with (engine_spans: the lean SQL spans, the same attributes).
+#    engine_spans also calls EngineTracer's _operation_name and _set_db_client_span_attributes and reads its
+#    vendor and _sem_conv_opt_in_mode_db/_http (ENGINE_TRACER_MEMBERS).
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.instrumentation.sqlalchemy.engine import (
+    _get_attributes_from_cursor_or_conn as sql_attributes_from_cursor,
+)
+from opentelemetry.instrumentation.sqlalchemy.engine import (
+    _get_attributes_from_url as sql_attributes_from_url,
+)
+from opentelemetry.instrumentation.sqlalchemy.engine import (
+    _get_db_name_from_cursor_or_conn as sql_db_name,
+)
 
 # 4. The pool-usage metric's name (an incubating convention).
 from opentelemetry.semconv._incubating.metrics.db_metrics import (
@@ -57,6 +74,7 @@ from opentelemetry.semconv._incubating.metrics.db_metrics import (
 __all__ = [
     "DB_CLIENT_CONNECTIONS_USAGE",
     "ENGINE_TRACER_LISTENER_HOOK",
+    "ENGINE_TRACER_MEMBERS",
     "METRIC_READER_RECEIVE_HOOK",
     "SPAN_EXPORTER_TRANSLATE_HOOK",
     "EngineTracer",
@@ -75,7 +93,11 @@ __all__ = [
     "semconv_modes",
     "semconv_schema_url",
     "semconv_schema_url_for",
+    "set_http_method",
     "socketio_dispatch_name",
+    "sql_attributes_from_cursor",
+    "sql_attributes_from_url",
+    "sql_db_name",
 ]
 
 # 5. Methods overridden in subclasses, by name.
@@ -87,6 +109,9 @@ METRIC_READER_RECEIVE_HOOK = "_receive_metrics"
 #    EngineTracer._register_event_listener: how it adds each SQLAlchemy listener (instrument: pool
 #    listeners left out).
 ENGINE_TRACER_LISTENER_HOOK = "_register_event_listener"
+#    What engine_spans reads or calls on an EngineTracer built without listeners.
+ENGINE_TRACER_MEMBERS = ("_operation_name", "_set_db_client_span_attributes", "vendor",
+                         "_sem_conv_opt_in_mode_db", "_sem_conv_opt_in_mode_http")
 # 6. python-socketio's single event dispatch point (sockets.instrument_socketio wraps it per server).
 socketio_dispatch_name = "_trigger_event"
 
@@ -150,6 +175,16 @@ def check() -> list[str]:
     except ImportError:
         missing.append("socketio.AsyncServer")
     missing += [f"{cls.__module__}.{cls.__qualname__}.{name}" for cls, name in hooks if not hasattr(cls, name)]
+    from sqlalchemy import create_engine
+
+    class _Quiet(EngineTracer):
+        @classmethod
+        def _register_event_listener(cls, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    engine_tracer = _Quiet(TracerProvider().get_tracer("check"), create_engine("sqlite://"), None)
+    missing += [f"opentelemetry.instrumentation.sqlalchemy.engine.EngineTracer.{name}"
+                for name in ENGINE_TRACER_MEMBERS if not hasattr(engine_tracer, name)]
     if sdk_tracer_parts(TracerProvider().get_tracer("check")) is None:
         missing.append("opentelemetry.sdk.trace.Tracer." + "/".join(_TRACER_PARTS))
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
