@@ -29,7 +29,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     # Give pooled connections back, so a database shutting down does not wait on this process.
     state: DivanState = app.state.divan
-    state.engine.dispose()
+    common_stores.dispose_engine(state.engine)
     state.redis.close()
 
 

@@ -1,6 +1,6 @@
 """divan's backing stores, wired by ``services.common.stores``: real Redis and
-PostgreSQL when REDIS_URL / DATABASE_URL are set, fakeredis and an in-memory
-SQLite otherwise.
+PostgreSQL when REDIS_URL / DATABASE_URL are set, fakeredis and a SQLite file
+of its own otherwise.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Engine
 
 from services.common import stores
 from services.divan.settings import Settings
@@ -30,9 +29,9 @@ def engine(settings: Settings) -> Engine:
     if url:
         connect_args: dict[str, Any] = {"connect_timeout": 2} if url.startswith("postgresql") else {}
         return stores.server_engine(url, pool_size=5, connect_args=connect_args)
-    # One shared connection: every session of an in-memory SQLite sees the same database.
-    return create_engine("sqlite+pysqlite:///:memory:", poolclass=StaticPool,
-                         connect_args={"check_same_thread": False})
+    # A SQLite file of its own, with a connection per session: one shared in-memory connection
+    # fails concurrent requests ("cannot commit transaction - SQL statements in progress").
+    return stores.make_engine(None, name="divan")
 
 
 def migrate(eng: Engine, revision: str = "head") -> None:

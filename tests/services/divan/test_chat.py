@@ -62,3 +62,24 @@ def test_the_body_and_token_never_reach_a_span_or_log(divan: Divan) -> None:
     assert "POST /chat/messages" in exported
     assert "INSERT INTO messages" in exported
     assert f"body_len={len(BODY)}" in exported
+
+
+def test_concurrent_sends_on_the_default_database_all_succeed(divan: Divan) -> None:
+    """Without DATABASE_URL divan keeps its data in SQLite; requests served at once each get
+    their own connection, so none fails on another's open statement."""
+    import concurrent.futures
+
+    import httpx
+
+    from tests.services.divan.live import serving
+
+    headers = [divan.auth(u) for u in (1, 2, 3, 4)]
+    with serving(divan.app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        def send(i: int) -> int:
+            return client.post("/chat/messages", json={"to_user": 5, "body": f"{BODY} {i}"},
+                               headers=headers[i % 4]).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            codes = list(pool.map(send, range(160)))
+    assert codes == [201] * 160
+    assert divan.client.get("/chat/unread", headers=divan.auth(5)).json()["unread"] == 160
