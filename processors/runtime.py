@@ -10,6 +10,7 @@ self-metrics go to the supervisor instead of a TCP endpoint.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -53,6 +54,8 @@ class Runtime:
         self._forward_server: grpc.aio.Server | None = None
         self.metrics_port: int | None = None
         self._stopping = asyncio.Event()
+        # Set (SIGUSR1 from the supervisor) once every other worker has exited: nothing more will be forwarded.
+        self.others_stopped = asyncio.Event()
 
     async def start(self) -> None:
         await self._start_self_metrics()
@@ -64,10 +67,15 @@ class Runtime:
     async def stop(self) -> None:
         """Drain receivers (in-flight requests finish and are acknowledged), then stop the rest."""
         grace = self.config.service.server.drain_timeout_s
+        deadline = asyncio.get_running_loop().time() + grace
         await asyncio.gather(*(r.drain(grace) for r in self.service.receivers.values() if isinstance(r, OtlpReceiver)))
         if self._forward_server is not None:
-            # The other workers were drained first (the supervisor's order): finish what they forwarded.
-            await self._forward_server.stop(grace)
+            # The other workers drain meanwhile and may still forward what they had in flight: serve it
+            # until they have all exited, within the same drain timeout.
+            remaining = deadline - asyncio.get_running_loop().time()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.others_stopped.wait(), max(0.0, remaining))
+            await self._forward_server.stop(1.0)
             self._forward_server = None
         await self.service.shutdown()
         if self._metrics_runner is not None:
@@ -79,6 +87,8 @@ class Runtime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
+        if self.role is not None:
+            loop.add_signal_handler(signal.SIGUSR1, self.others_stopped.set)
         if stop_requested is not None and stop_requested():  # signalled before the handlers above
             self._stopping.set()
         await self.start()
@@ -96,7 +106,7 @@ class Runtime:
         types = {t for kind_types in SINGLETONS.values() for t in kind_types}
         targets = {cid: comp for cid, comp in {**self.service.exporters, **self.service.connectors}.items()
                    if component_type(cid) in types}
-        self._forward_server = build_forward_server(self.role.forward_socket, targets)
+        self._forward_server = build_forward_server(self.role.forward_socket, targets, self.service.offload)
         await self._forward_server.start()
 
     async def _start_self_metrics(self) -> None:

@@ -7,9 +7,9 @@ that dies (after a backoff that doubles while it keeps dying, counted in
 ``otelproc_worker_restarts_total{worker}``), and on SIGTERM/SIGINT drains
 them: each worker finishes and acknowledges its in-flight requests.
 
-When the config has primary-only components (processors/workers.py) the
-other workers are drained first, then worker 0, so that what they forward to
-it while draining still lands. A worker that has not exited
+Every worker drains at once. Worker 0 keeps taking what the others forward
+to it (processors/workers.py) until they have all exited (SIGUSR1 tells it),
+within the same ``drain_timeout_s``. A worker that has not exited
 ``drain_timeout_s`` (plus a margin) after its signal is killed, and the
 supervisor then exits 1; it exits 0 when every worker drained and exited 0.
 
@@ -39,13 +39,19 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from processors.config import RootConfig, component_type
-from processors.workers import SINGLETONS, Role
+from processors.config import RootConfig
+from processors.workers import Role
 
 log = logging.getLogger("otelproc.supervisor")
 
@@ -72,12 +78,6 @@ class Worker:
     failures: int = 0  # consecutive deaths
     restart_at: float | None = None
     pids: list[int] = field(default_factory=list)
-
-
-def has_singletons(config: RootConfig) -> bool:
-    types = {t for kind_types in SINGLETONS.values() for t in kind_types}
-    used = {cid for spec in config.service.pipelines.values() for cid in (*spec.receivers, *spec.exporters)}
-    return any(component_type(cid) in types for cid in used)
 
 
 class Supervisor:
@@ -184,9 +184,17 @@ class Supervisor:
         started = time.monotonic()
         deadlines: dict[int, float] = {}
         ok = True
+        told_primary = False
         while True:
             now = time.monotonic()
             waiting = False
+            primary = self.workers[0]
+            others_gone = all(w.proc is None or w.proc.poll() is not None for w in self.workers[1:])
+            if (not told_primary and others_gone and primary.index in deadlines and primary.proc is not None
+                    and primary.proc.poll() is None):
+                with contextlib.suppress(ProcessLookupError):
+                    primary.proc.send_signal(signal.SIGUSR1)  # nothing more will be forwarded to it
+                told_primary = True
             for w in group:
                 if w.proc is None or w.proc.poll() is not None:
                     continue
@@ -232,11 +240,7 @@ class Supervisor:
             await self._watch()
             log.info("otelproc: draining %d workers (up to %ss)", self.count,
                      self.config.service.server.drain_timeout_s)
-            if has_singletons(self.config):
-                ok = await self._drain(self.workers[1:])
-                ok = await self._drain(self.workers[:1]) and ok
-            else:
-                ok = await self._drain(self.workers)
+            ok = await self._drain(self.workers)
             log.info("otelproc: stopped")
             return 0 if ok else 1
         finally:
@@ -273,10 +277,10 @@ class Supervisor:
             return None
         path = Role(w.index, self.count, self.rundir).metrics_socket()
         try:
-            async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(path))) as session:
-                async with session.get("http://worker/metrics", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                    return await r.text()
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            async with (aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(path))) as session,
+                        session.get("http://worker/metrics", timeout=aiohttp.ClientTimeout(total=2)) as r):
+                return await r.text()
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return None  # dying or restarting: its scrape-time samples are gone with it
 
 

@@ -39,7 +39,15 @@ from pathlib import Path
 
 import grpc
 
-from processors.api import Connector, Consumer, CreateSettings, ExportError, MalformedPayload, Payload, Signal
+from processors.api import (
+    Connector,
+    Consumer,
+    CreateSettings,
+    ExportError,
+    MalformedPayload,
+    Payload,
+    Signal,
+)
 from processors.registry import Factory, Kind, Registry
 
 log = logging.getLogger("otelproc.worker")
@@ -135,8 +143,12 @@ def worker_registry(role: Role, base: Registry | None = None) -> Registry:
     return Registry(extra=extra)
 
 
-def build_forward_server(socket_path: Path, targets: Mapping[str, Connector]) -> grpc.aio.Server:
-    """The primary's side: a request forwarded for component C goes to ``targets[C].export``."""
+def build_forward_server(socket_path: Path, targets: Mapping[str, Connector], offload=None) -> grpc.aio.Server:
+    """The primary's side: a request forwarded for component C goes to ``targets[C].export``.
+
+    It arrives as bytes, where a local one would come parsed by the processors before it: a large one
+    is parsed on ``offload``'s threads, so that parsing it does not hold the primary's event loop.
+    """
 
     async def forward(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
         meta = dict(context.invocation_metadata() or ())
@@ -147,8 +159,11 @@ def build_forward_server(socket_path: Path, targets: Mapping[str, Connector]) ->
             signal_ = None
         if target is None or signal_ is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no primary-only component {meta.get(COMPONENT_KEY)!r}")
+        payload = Payload(signal_, raw=raw)
         try:
-            await target.export(Payload(signal_, raw=raw))
+            if offload is not None:
+                await offload.by_size(len(raw), lambda: payload.message)
+            await target.export(payload)
         except MalformedPayload as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except ExportError as exc:
@@ -188,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     early: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: early.append(signum))
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # "the others stopped": only the draining primary acts on it
     _die_with_parent()
     if os.getppid() != args.parent:  # the supervisor died before prctl took effect
         return 1

@@ -13,8 +13,8 @@ import grpc
 import pytest
 
 from bench.common import span_request
-from tests.support.pipeline import Collector, count_items, read_sink
 from processors.api import Signal
+from tests.support.pipeline import Collector, count_items, read_sink
 from tests.support.procs import REPO, Proc, free_port, wait_for_port
 
 OTELPROC = [sys.executable, "-m", "processors.cli"]
@@ -224,27 +224,30 @@ def test_validate_quotes_no_body_of_an_unknown_component_type(tmp_path):
 
 # --- worker processes --------------------------------------------------------------
 
-def _children(pid: int) -> list[int]:
+def _live_pids() -> dict[int, int]:
+    """pid -> parent pid of every process that is not a zombie."""
     from pathlib import Path
 
-    out = []
+    out = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry.name))
+            if fields[0] != "Z":
+                out[int(entry.name)] = int(fields[1])
     return out
+
+
+def _children(pid: int) -> list[int]:
+    return [child for child, parent in _live_pids().items() if parent == pid]
 
 
 def _serve_passthrough(tmp_path, workers: int, port: int, **env: str) -> Proc:
     cfg = tmp_path / "passthrough.yaml"
-    cfg.write_text((REPO / "processors" / "configs" / "passthrough.yaml").read_text()
-                   .replace("\nservice:\n", f"\nservice:\n  server: {{workers: {workers}}}\n"))
-    env = {"OTELPROC_RECEIVER_ENDPOINT": f"127.0.0.1:{port}", "OTELPROC_NEXT_HOP": "127.0.0.1:1",
+    cfg.write_text((REPO / "processors" / "configs" / "passthrough.yaml").read_text())
+    env = {"OTELPROC_WORKERS": str(workers), "OTELPROC_RECEIVER_ENDPOINT": f"127.0.0.1:{port}", "OTELPROC_NEXT_HOP": "127.0.0.1:1",
            "OTELPROC_METRICS_ADDRESS": f"127.0.0.1:{free_port()}", **env}
     return Proc([*OTELPROC, "serve", "--config", str(cfg)], log=tmp_path / "otelproc.log", env=env, cwd=REPO)
 
@@ -291,11 +294,9 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
         proc.send(signal.SIGKILL)
         proc.popen.wait(10)
         deadline = time.monotonic() + 20
-        while any(os.path.exists(f"/proc/{w}") for w in workers) and time.monotonic() < deadline:
+        while any(w in _live_pids() for w in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        # Orphans are reaped by init (or a subreaper); a live one would show its state here.
-        alive = [w for w in workers if os.path.exists(f"/proc/{w}")
-                 and open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+        alive = [w for w in workers if w in _live_pids()]
         assert alive == [], "workers outlived their supervisor"
     finally:
         proc.stop()

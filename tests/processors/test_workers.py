@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -17,8 +18,14 @@ from pathlib import Path
 
 import grpc
 import pytest
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.logs.v1 import (
+    logs_service_pb2,
+    logs_service_pb2_grpc,
+)
+from opentelemetry.proto.collector.trace.v1 import (
+    trace_service_pb2,
+    trace_service_pb2_grpc,
+)
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -40,6 +47,9 @@ OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 def with_server(config_yaml: str, **server: object) -> str:
     """``config_yaml`` with ``service.server`` set to ``server``."""
     body = ", ".join(f"{k}: {v}" for k, v in server.items())
+    shipped = re.search(r"\n  server:\n(    .*\n)+", config_yaml)  # the shipped configs' own block
+    if shipped:
+        return config_yaml.replace(shipped.group(), f"\n  server: {{{body}}}\n", 1)
     assert "\nservice:\n" in config_yaml
     return config_yaml.replace("\nservice:\n", f"\nservice:\n  server: {{{body}}}\n", 1)
 
@@ -56,9 +66,9 @@ def worker_pids(supervisor_pid: int) -> dict[int, int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == supervisor_pid and b"processors.workers" in argv and b"--index" in argv:
-            if stat.rsplit(")", 1)[1].split()[0] != "Z":
-                out[int(argv[argv.index(b"--index") + 1])] = int(entry.name)
+        zombie = stat.rsplit(")", 1)[1].split()[0] == "Z"
+        if ppid == supervisor_pid and not zombie and b"processors.workers" in argv and b"--index" in argv:
+            out[int(argv[argv.index(b"--index") + 1])] = int(entry.name)
     return out
 
 
