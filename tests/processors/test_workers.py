@@ -450,3 +450,71 @@ def test_one_worker_serves_the_session_api_and_it_sees_the_sessions_every_worker
               f"all in the API of worker 0")
     finally:
         proc.stop()
+
+
+# --- primary-only exporters ---------------------------------------------------------------------
+
+FILE_YAML = """
+receivers:
+  otlp:
+    grpc: {endpoint: "${env:OTELPROC_RECEIVER_ENDPOINT}"}
+exporters:
+  file: {path: "${env:SINK_DIR}"}
+service:
+  server: {workers: 2, drain_timeout_s: 5}
+  pipelines:
+    traces: {receivers: [otlp], exporters: [file]}
+  telemetry:
+    metrics: {address: "${env:OTELPROC_METRICS_ADDRESS}"}
+"""
+
+
+def test_the_file_exporter_writes_from_worker_0_alone_what_every_worker_received(tmp_path):
+    """One writer per file: worker 1 forwards to worker 0, and SIGTERM still lands what was acknowledged."""
+    from tests.support.pipeline import read_sink
+
+    port, metrics_port, sinks = free_port(), free_port(), tmp_path / "sinks"
+    env = {"OTELPROC_RECEIVER_ENDPOINT": f"127.0.0.1:{port}", "OTELPROC_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}",
+           "SINK_DIR": str(sinks)}
+    proc = serve(tmp_path, FILE_YAML, env)
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        wait_for_port(port, proc=proc.popen)
+        wait_serving(proc, url)
+        pids = worker_pids(proc.pid)
+        acked: list[int] = []
+        lock = threading.Lock()
+
+        def sender(first: int) -> None:
+            for i in range(first, first + 400):
+                try:
+                    send_once(port, TRACE_EXPORT, span_request(i).SerializeToString())
+                except grpc.RpcError:
+                    return
+                with lock:
+                    acked.append(i)
+
+        threads = [threading.Thread(target=sender, args=(k * 400,), daemon=True) for k in range(3)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(acked) >= 60, 60, "60 requests acknowledged")
+        by_worker = per_worker(samples(url), "traces")
+        assert set(by_worker) == {"0", "1"} and all(v > 0 for v in by_worker.values()), by_worker
+        writers = {pid for pid in pids.values() if any(
+            os.readlink(fd).startswith(str(sinks)) for fd in Path(f"/proc/{pid}/fd").iterdir()
+            if os.path.islink(fd))}
+        assert writers == {pids[0]}, "only worker 0 holds the sink files open"
+        proc.send(signal.SIGTERM)
+        code = proc.popen.wait(20)
+        for t in threads:
+            t.join(30)
+        assert code == 0, proc.output()[-3000:]
+        ids = span_ids(read_sink(sinks / "traces.jsonl", Signal.TRACES))
+        with lock:
+            expected = {(i * PER_REQUEST + j + 1).to_bytes(8, "big") for i in acked for j in range(PER_REQUEST)}
+        assert expected <= set(ids), f"{len(expected - set(ids))} acknowledged spans missing from the file"
+        assert len(ids) == len(set(ids)), "a span written twice"
+        print(f"\nfile exporter in worker 0: {len(acked)} requests acknowledged, items by worker {by_worker}, "
+              f"{len(ids)} spans in the file, none twice")
+    finally:
+        proc.stop()
