@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean stores kustomize load load-local
+.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean stores kustomize load load-local telemetrygen interop-js
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> python venv ($(VENV))"
@@ -41,6 +41,21 @@ bin/kustomize: scripts/build-kustomize.sh
 
 kustomize: bin/kustomize
 
+# telemetrygen, a load source for the interop tests and `make bench`, cached like the stores.
+bin/telemetrygen: scripts/build-telemetrygen.sh
+	@nice -n 19 bash scripts/build-telemetrygen.sh
+
+telemetrygen: bin/telemetrygen
+
+# The OpenTelemetry JS SDK of the interop tests: npm ci from the lockfile, again only when its hash changes.
+INTEROP_JS := tests/interop/js
+interop-js:
+	@h=$$(sha256sum $(INTEROP_JS)/package-lock.json | cut -c1-16); \
+	if [ "$$(cat $(INTEROP_JS)/node_modules/.lock-hash 2>/dev/null)" != "$$h" ]; then \
+		echo "==> npm ci ($(INTEROP_JS), lockfile $$h)"; \
+		(cd $(INTEROP_JS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) && echo "$$h" > $(INTEROP_JS)/node_modules/.lock-hash; \
+	fi
+
 # The datadog exporter drags in the datadog-agent modules (a long, memory-hungry build): opt-in.
 collector-datadog:
 	@MANIFEST=collector/builder-config-datadog.yaml OUT=bin/otelcol-datadog bash scripts/build-collector.sh
@@ -50,7 +65,7 @@ run: venv
 	@$(MAKE) --no-print-directory stores || echo "==> no trace and log store build: the Collector ends at its file sinks and Prometheus"
 	@$(VENV)/bin/otelproc run
 
-test: system-deps venv collector stores kustomize
+test: system-deps venv collector stores kustomize telemetrygen interop-js
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 # Without the end-to-end tests (quick feedback while editing).
