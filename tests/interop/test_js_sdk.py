@@ -9,8 +9,16 @@ import subprocess
 import pytest
 
 from processors.api import Signal
-from tests.interop.support import (HERE, Setup, assert_same, decode_lines, dropped_trace_id, flatten, kept_trace_id,
-                                   of_service)
+from tests.interop.support import (
+    HERE,
+    Setup,
+    assert_same,
+    decode_lines,
+    dropped_trace_id,
+    flatten,
+    kept_trace_id,
+    of_service,
+)
 from tests.support.procs import require_tool
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +46,7 @@ def test_js_sdk_arrives_field_by_field(setup: Setup, protocol: str, tmp_path) ->
     n = ["grpc", "http/protobuf", "http/json"].index(protocol) + (3 if setup.name == "standalone" else 0)
     done = subprocess.run([node, "send.js", "--protocol", protocol, "--endpoint", endpoint, "--out", str(out),
                            "--trace-ids", f"{kept_trace_id(n)},{dropped_trace_id(n)}", "--run", run],
-                          cwd=JS, capture_output=True, text=True, timeout=60)
+                          cwd=JS, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, f"send.js failed ({done.returncode}):\n{done.stderr[-3000:]}"
     sent = decode_lines(out)
     for signal, count in SENT.items():
@@ -51,5 +59,5 @@ def test_js_sdk_arrives_field_by_field(setup: Setup, protocol: str, tmp_path) ->
                     if i["resource"]["attributes"].get("interop.run", {}).get("stringValue") == run]
 
         expected_count = count - (1 if signal is Signal.LOGS else 0)
-        arrived = mine(setup.wait_for(signal, lambda reqs: len(mine(reqs)) >= expected_count))
+        arrived = mine(setup.wait_for(signal, lambda reqs, n=expected_count: len(mine(reqs)) >= n))
         assert_same(signal, items, arrived, where=f"{setup.name} {protocol}")
