@@ -62,19 +62,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = _load(args.config)
         if args.command == "validate":
-            build_service(config)
+            from processors.supervisor import worker_count
+
+            worker_count(config, build_service(config))
             print(f"{args.config or DEFAULT_CONFIG}: valid")
             return 0
-        workers = config.service.server.worker_count()
+        from processors.supervisor import worker_count
+
+        service = build_service(config)  # every config error here, before any worker starts
+        workers = worker_count(config, service)
         if workers > 1:
             from processors.supervisor import Supervisor
 
-            build_service(config)  # every config error here, before any worker starts
             runtime = Supervisor(config, _config_text(args.config), count=workers, log_level=args.log_level)
         else:
             from processors.runtime import Runtime
 
-            runtime = Runtime(config)
+            runtime = Runtime(config, service=service)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

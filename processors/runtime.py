@@ -40,7 +40,9 @@ class _Families:
 
 
 class Runtime:
-    def __init__(self, config: RootConfig, *, registry: Registry | None = None, role=None) -> None:
+    def __init__(self, config: RootConfig, *, registry: Registry | None = None, role=None,
+                 service: Service | None = None) -> None:
+        """``service``: the config's, built already (a single process); else built here."""
         self.config = config
         self.role = role
         telemetry = None
@@ -49,7 +51,9 @@ class Runtime:
 
             registry = worker_registry(role, registry)
             telemetry = SelfTelemetry(worker=str(role.index))
-        self.service: Service = build_service(config, registry=registry, telemetry=telemetry)  # raises ConfigError
+        if service is None:
+            service = build_service(config, registry=registry, telemetry=telemetry)  # raises ConfigError
+        self.service: Service = service
         self._metrics_runner: web.AppRunner | None = None
         self._forward_server: grpc.aio.Server | None = None
         self.metrics_port: int | None = None

@@ -50,7 +50,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from processors.config import RootConfig
+from processors.config import ConfigError, RootConfig
 from processors.workers import Role
 
 log = logging.getLogger("otelproc.supervisor")
@@ -78,6 +78,33 @@ class Worker:
     failures: int = 0  # consecutive deaths
     restart_at: float | None = None
     pids: list[int] = field(default_factory=list)
+
+
+def ephemeral_listeners(service) -> list[str]:
+    """Key paths of receiver endpoints on port 0: each worker would get a port of its own there."""
+    from processors.receivers.otlp import OtlpReceiver
+
+    paths = []
+    for rid, receiver in service.receivers.items():
+        if isinstance(receiver, OtlpReceiver):
+            for proto in ("grpc", "http"):
+                cfg = getattr(receiver.config, proto)
+                if cfg is not None and cfg.endpoint.rsplit(":", 1)[-1] == "0":
+                    paths.append(f"receivers.{rid}.{proto}.endpoint")
+    return paths
+
+
+def worker_count(config: RootConfig, service) -> int:
+    """``service.server.workers``; unset, the CPU count, or 1 when a receiver listens on port 0 (tests, tools).
+    Set explicitly above 1 with a port 0 listener, a ConfigError naming that endpoint."""
+    count = config.service.server.worker_count()
+    ephemeral = ephemeral_listeners(service) if count > 1 else []
+    if ephemeral and config.service.server.workers is None:
+        return 1
+    if ephemeral:
+        raise ConfigError(ephemeral[0], f"port 0 would give each of the {count} workers (service.server.workers) "
+                                        "a port of its own; name a port, or set service.server.workers: 1")
+    return count
 
 
 class Supervisor:

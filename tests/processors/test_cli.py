@@ -300,3 +300,18 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
         assert alive == [], "workers outlived their supervisor"
     finally:
         proc.stop()
+
+
+def test_port_0_with_several_workers_set_is_a_config_error_naming_the_key(tmp_path):
+    cfg = tmp_path / "port0.yaml"
+    cfg.write_text((REPO / "processors" / "configs" / "passthrough.yaml").read_text())
+    env = {**os.environ, "OTELPROC_RECEIVER_ENDPOINT": "127.0.0.1:0", "OTELPROC_WORKERS": "2",
+           "OTELPROC_METRICS_ADDRESS": ""}
+    for command in ("validate", "serve"):
+        res = run(command, "--config", str(cfg), env=env)
+        assert res.returncode == 2, res.stderr
+        assert "config error: receivers.otlp.grpc.endpoint: port 0 would give each of the 2 workers" in res.stderr
+    assert run("validate", "--config", str(cfg), env={**env, "OTELPROC_WORKERS": "1"}).returncode == 0
+    # Unset, the count falls back to one process there (tests and tools listen on port 0).
+    unset = {k: v for k, v in env.items() if k != "OTELPROC_WORKERS"}
+    assert run("validate", "--config", str(cfg), env=unset).returncode == 0
