@@ -431,7 +431,7 @@ def test_one_worker_serves_the_session_api_and_it_sees_the_sessions_every_worker
         assert listeners(api_port) == {pids[0]}, "the session-health API is served by worker 0 alone"
         now = time.time()
         sessions = [f"w{i}@s.whatsapp.net" for i in range(40)]
-        for i, sid in enumerate(sessions):  # each on a connection of its own: both workers get some
+        for sid in sessions:  # each on a connection of its own: both workers get some
             req = logs_request(record("state_change", ts=now, session=sid, tenant="acme"),
                                record("heartbeat", ts=now + 0.001, session=sid, tenant="acme"))
             send_once(port, LOGS_EXPORT, req.SerializeToString())
