@@ -22,8 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.outbound.localbroker import broker_env, epmd_argv, epmd_path, rabbitmq_server_path
+from services.outbound.localbroker import (
+    broker_env,
+    epmd_argv,
+    epmd_path,
+    rabbitmq_server_path,
+)
 from tests.support.procs import Proc, free_port, require_tool, wait_for_port
+
 
 def wait_for_amqp(url: str, timeout: float = 60.0) -> None:
     """The port opens before the broker's boot steps end: wait until a login works."""
@@ -40,7 +46,7 @@ def wait_for_amqp(url: str, timeout: float = 60.0) -> None:
         try:
             asyncio.run(attempt())
             return
-        except Exception:  # noqa: BLE001 - any failure before the deadline is "not yet"
+        except Exception:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
@@ -73,7 +79,7 @@ class RabbitMQServer:
         try:
             wait_for_port(self.amqp_port, timeout=timeout, proc=self.proc.popen)
             wait_for_amqp(self.url, timeout=timeout)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed, stop what was started
             out = self.proc.output()[-4000:]
             self.proc.stop()
             raise RuntimeError(f"rabbitmq-server did not start: {exc}\n--- log ---\n{out}") from None
