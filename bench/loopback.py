@@ -21,6 +21,7 @@ from bench.common import Rate
 REPO = Path(__file__).resolve().parents[1]
 OTELCOL = REPO / "bin" / "otelcol"
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 
 
 def free_port() -> int:
@@ -65,6 +66,7 @@ exporters:
 service:
   pipelines:
     traces: {{receivers: [otlp], exporters: [out]}}
+    logs: {{receivers: [otlp], exporters: [out]}}
   telemetry: {{metrics: {{level: none}}, logs: {{level: warn}}}}
 """
 
@@ -91,6 +93,21 @@ def otelcol_passthrough(next_hop: int) -> Iterator[int]:
 
 
 @contextlib.contextmanager
+def otelcol_processing(binary: Path, next_hop: int, processors: str, names: list[str]) -> Iterator[int]:
+    """A Collector (``binary``) running the ``processors`` block (YAML, two-space indented, under
+    ``processors:``), ``names`` in order, between its OTLP receiver and an OTLP exporter to ``next_hop``."""
+    port = free_port()
+    exporter = f'  otlp/out: {{endpoint: "127.0.0.1:{next_hop}", tls: {{insecure: true}}, compression: none}}'
+    config = _otelcol_config(port, exporter).replace("exporters: [out]", f"processors: [{', '.join(names)}], "
+                                                                        "exporters: [otlp/out]")
+    config += "processors:\n" + processors
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config)
+    with process([str(binary), f"--config={f.name}"], port):
+        yield port
+
+
+@contextlib.contextmanager
 def otelproc(config_yaml: str, next_hop: int, env: dict[str, str] | None = None) -> Iterator[int]:
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
@@ -102,33 +119,46 @@ def otelproc(config_yaml: str, next_hop: int, env: dict[str, str] | None = None)
         yield port
 
 
-def drive(port: int, body: bytes, items: int, *, seconds: float = 3.0, concurrency: int = 4,
-          name: str = "") -> Rate:
-    """Send ``body`` (``items`` spans) over and over from ``concurrency`` callers for ``seconds``."""
+def drive(port: int, body: bytes | list[bytes], items: int, *, seconds: float = 3.0, concurrency: int = 4,
+          name: str = "", method: str = TRACE_EXPORT, rate: float | None = None) -> Rate:
+    """Send ``body`` (``items`` items each; a list is sent in turn) from ``concurrency`` callers for
+    ``seconds``: as fast as they are answered, or ``rate`` requests per second in all (each caller
+    keeps its own schedule, so a slow answer does not lower the offered rate)."""
+    bodies = body if isinstance(body, list) else [body]
 
     async def run() -> Rate:
         latencies: list[float] = []
         errors = 0
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}",
                                              options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
-            call = ch.unary_unary(TRACE_EXPORT, request_serializer=None, response_deserializer=None)
-            for _ in range(3):  # warm up
-                await call(body, timeout=30)
+            call = ch.unary_unary(method, request_serializer=None, response_deserializer=None)
+            for b in bodies[:3]:  # warm up
+                await call(b, timeout=30)
             stop_at = time.perf_counter() + seconds
 
-            async def worker() -> None:
+            async def worker(w: int) -> None:
                 nonlocal errors
+                i = w
+                interval = concurrency / rate if rate else 0.0
+                next_at = time.perf_counter() + interval * w / concurrency
                 while time.perf_counter() < stop_at:
+                    if interval:
+                        delay = next_at - time.perf_counter()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                        next_at += interval
                     t0 = time.perf_counter()
                     try:
-                        await call(body, timeout=30)
+                        await call(bodies[i % len(bodies)], timeout=30)
                     except grpc.aio.AioRpcError:
                         errors += 1
                         continue
+                    finally:
+                        i += concurrency
                     latencies.append(time.perf_counter() - t0)
 
             start = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(w) for w in range(concurrency)))
             elapsed = time.perf_counter() - start
         if errors:
             raise RuntimeError(f"{name}: {errors} requests failed")

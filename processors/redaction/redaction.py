@@ -43,8 +43,9 @@ class RedactionProcessor(Processor):
         self.scanner: Scanner | None = None
         self.splicer: Splicer | None = None
         if config.fast_path and config.allow_all_keys:
-            # Summaries add attributes to the owner of a change: that is the walk's job.
-            splice = config.summary == "silent"
+            # Summaries add attributes to the owner of a change, and request-wide taint reads
+            # every item once one has a finding: both are the walk's job.
+            splice = config.summary == "silent" and not (config.taint.enabled and config.taint.scope == "request")
             self.scanner = build_scanner(self.rules.scan_patterns(), engine=config.scan_engine,
                                          max_hits=MAX_SPLICED_HITS if splice else MAX_LOCATED_HITS)
             if splice and self.scanner.engine == "hyperscan":

@@ -32,9 +32,10 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from processors.api import Signal
-from processors.redaction.audit import Changes, Tally
+from processors.redaction.audit import Tally
 from processors.redaction.rules import CACHE_MAX_VALUE_LENGTH, TEXT, KeyAction
-from processors.redaction.walk import Walker
+from processors.redaction.walk import LAYOUTS as _LAYOUTS
+from processors.redaction.walk import Record, Walker
 
 _LEN = 2
 
@@ -47,9 +48,13 @@ class Fallback(Exception):
 _TEXT = "text"  # a singular string read as free text: (kind, where)
 _KV = "kv"  # a repeated KeyValue: attributes
 _MSG = "msg"  # a singular message: (kind, spec)
-_EACH = "each"  # a repeated message: (kind, spec, counts as an item)
+_EACH = "each"  # a repeated message: (kind, spec, a record of its own: None, "item" or "entry")
 _BODY = "body"  # a log record's body
 _WHOLE = "whole"  # a hit here needs the parse-and-walk path
+
+# Records (what a replaced value spreads over, see rules.Taint): an item is one, and so are a
+# resource entry and a scope entry, each without the entries or items inside it.
+_ITEM, _ENTRY = "item", "entry"
 
 _RESOURCE = {1: (_KV,), 3: (_WHOLE,)}  # attributes; entity_refs
 _SCOPE = {1: (_TEXT, "scope.name"), 2: (_TEXT, "scope.version"), 3: (_KV,)}
@@ -60,9 +65,9 @@ _LOG = {3: (_TEXT, "severity_text"), 5: (_BODY,), 6: (_KV,), 12: (_TEXT, "event_
 
 
 def _request(item_spec: dict[int, tuple]) -> dict[int, tuple]:
-    scope_entry = {1: (_MSG, _SCOPE), 2: (_EACH, item_spec, True), 3: (_TEXT, "schema_url")}
-    resource_entry = {1: (_MSG, _RESOURCE), 2: (_EACH, scope_entry, False), 3: (_TEXT, "schema_url")}
-    return {1: (_EACH, resource_entry, False)}
+    scope_entry = {1: (_MSG, _SCOPE), 2: (_EACH, item_spec, _ITEM), 3: (_TEXT, "schema_url")}
+    resource_entry = {1: (_MSG, _RESOURCE), 2: (_EACH, scope_entry, _ENTRY), 3: (_TEXT, "schema_url")}
+    return {1: (_EACH, resource_entry, _ENTRY)}
 
 
 SPECS = {Signal.TRACES: _request(_SPAN), Signal.LOGS: _request(_LOG)}
@@ -129,9 +134,10 @@ class Splicer:
 
     def __init__(self, walker: Walker, cache_size: int) -> None:
         self.walker = walker
+        self.rules = walker.rules
         self.key_rule = walker.key_rule
         self._keys: dict[bytes, Any] = {}
-        self._verdicts: dict[tuple[bytes, Any, bool], tuple[Any, tuple]] = {}
+        self._verdicts: dict[tuple[bytes, Any, bool], tuple[Any, tuple, Any]] = {}
         self._cache_size = cache_size
         self.cache_hits = 0  # verdicts answered here; the misses are the rules' own cache's business
 
@@ -145,6 +151,8 @@ class Splicer:
         if not hits:
             return None, 0, {}
         self._tally: Tally = {}
+        self._taint = self.rules.taint()
+        self._signal = signal
         self._items = 0
         self._hits = hits
         try:
@@ -232,14 +240,73 @@ class Splicer:
         if what is _TEXT:
             return self._text(buf, start, end, kind[1], h)
         if what is _EACH:
-            if kind[2]:
-                self._items += 1
+            if kind[2] is _ITEM:
+                return self._item(buf, start, end, kind[1], h)
+            if kind[2] is _ENTRY:
+                return self._entry(buf, start, end, kind[1], h)
             return self._message(buf, start, end, kind[1], h)
         if what is _MSG:
             return self._message(buf, start, end, kind[1], h)
         if what is _BODY:
             return self._body(buf, start, end, h)
         raise Fallback("a hit the splice does not handle")
+
+    # --- records ---------------------------------------------------------------------
+
+    def _entry(self, buf: bytes, start: int, end: int, spec: dict[int, tuple], h: int):
+        """A resource or scope entry: a record of its own, but for the entries and items in it."""
+        outer = self._taint
+        self._taint = self.rules.taint()
+        try:
+            out = self._message(buf, start, end, spec, h)
+            if self._taint:
+                raise Fallback("a replaced value may repeat elsewhere in its resource or scope")
+        finally:
+            self._taint = outer
+        return out
+
+    def _item(self, buf: bytes, start: int, end: int, spec: dict[int, tuple], h: int):
+        """A span or log record. Spliced when that is all it needs; walked on its own, parsed,
+        when a value replaced in it may repeat elsewhere in it (taint), or when a hit is in
+        something the splice does not read (events, maps, a key to rewrite...)."""
+        self._items += 1
+        outer_tally, outer_taint = self._tally, self._taint
+        self._tally, self._taint = {}, self.rules.taint()
+        try:
+            out = self._message(buf, start, end, spec, h)
+            redo = bool(self._taint)
+        except (Fallback, IndexError, UnicodeDecodeError):
+            redo = True
+        finally:
+            tally = self._tally
+            self._tally, self._taint = outer_tally, outer_taint
+        if redo:
+            return self._walk_item(buf, start, end, h)
+        for key, n in tally.items():
+            outer_tally[key] = outer_tally.get(key, 0) + n
+        return out
+
+    def _walk_item(self, buf: bytes, start: int, end: int, h: int):
+        """One item through the walker: parsed inside an otherwise empty request of its signal,
+        so that it sits as deep as it did (the parser's nesting limit counts from the request)."""
+        item = buf[start:end]
+        inner = b"\x12" + encode_varint(len(item)) + item  # the scope entry's items: field 2
+        entry = b"\x12" + encode_varint(len(inner)) + inner  # the resource entry's scope entries: field 2
+        request = self._signal.request_type()
+        try:
+            request.ParseFromString(b"\x0a" + encode_varint(len(entry)) + entry)
+        except DecodeError:
+            raise Fallback("an item that does not parse") from None
+        layout = _LAYOUTS[self._signal]
+        parsed = getattr(getattr(getattr(request, layout.resources)[0], layout.scopes)[0], layout.items)[0]
+        tally: Tally = {}
+        getattr(self.walker, layout.item)(parsed, tally)
+        past = self._past(end, h)
+        if not tally:
+            return None
+        for key, n in tally.items():
+            self._tally[key] = self._tally.get(key, 0) + n
+        return parsed.SerializeToString(), past
 
     # --- strings -------------------------------------------------------------------
 
@@ -269,23 +336,26 @@ class Splicer:
             self.cache_hits += 1
         else:
             tally: Tally = {}
-            new = self.walker.text(data.decode("utf-8"), rule, Changes(tally), where, keyed=keyed)
+            record = Record(tally, self.rules)
+            new = self.walker.text(data.decode("utf-8"), rule, record, where, keyed=keyed)
             if new is None:
                 out = None
             elif isinstance(new, str):
                 out = new.encode("utf-8")
             else:
                 out = _DROPPED
-            hit = (out, tuple(tally.items()))
+            hit = (out, tuple(tally.items()), record.taint or None)
             if len(data) <= CACHE_MAX_VALUE_LENGTH and self._cache_size:
                 if len(self._verdicts) >= self._cache_size:
                     self._verdicts.clear()  # bounded; real traffic refills the repeated values at once
                 self._verdicts[cache_key] = hit
-        out, counts = hit
+        out, counts, taint = hit
         if counts:
             tally = self._tally
             for key, n in counts:
                 tally[key] = tally.get(key, 0) + n
+        if taint is not None:
+            self._taint.update(taint)
         return out
 
     # --- attributes -------------------------------------------------------------------
@@ -363,7 +433,7 @@ class Splicer:
         except DecodeError:
             raise Fallback("unreadable value") from None
         tally: Tally = {}
-        ch = Changes(tally)
+        ch = Record(tally, self.rules)
         if rule.action is KeyAction.BLOCK:
             drop = self.walker.block(v, ch, key)
         else:
@@ -372,6 +442,8 @@ class Splicer:
             return None
         for k, n in tally.items():
             self._tally[k] = self._tally.get(k, 0) + n
+        if ch.taint:
+            self._taint.update(ch.taint)
         return _DROPPED if drop else v.SerializeToString()
 
     def _past(self, end: int, h: int) -> int:
