@@ -72,8 +72,13 @@ test: system-deps venv collector stores kustomize telemetrygen interop-js
 test-fast: system-deps venv kustomize
 	@$(PY) -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
 
-bench: venv collector
+bench: venv collector bench-contrib
 	@$(PY) -m bench
+
+# The Go peer the redaction bench measures against: a Collector with contrib's redactionprocessor,
+# built from a bench-only manifest and cached by its hash like bin/otelcol.
+bench-contrib:
+	@MANIFEST=bench/contrib/builder-config.yaml OUT=bin/otelcol-redaction scripts/build-collector.sh
 
 # Load tests (docs/loadtests.md): one Locust file headless against HOST, CSV and HTML under var/loadtests/.
 # USERS: peak users (-u); RATE: target requests/s of the constant-rate files (LOCUST_TARGET_RPS); DURATION: -t.
