@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -77,7 +77,6 @@ class Worker:
     started_at: float = 0.0
     failures: int = 0  # consecutive deaths
     restart_at: float | None = None
-    pids: list[int] = field(default_factory=list)
 
 
 def ephemeral_listeners(service) -> list[str]:
@@ -143,7 +142,6 @@ class Supervisor:
         w.proc.stdin.write(self.config_text.encode())
         w.proc.stdin.close()
         w.ready_fd, w.ready, w.started_at, w.restart_at = read_fd, False, time.monotonic(), None
-        w.pids.append(w.proc.pid)
         log.info("worker %d started (pid %d)", w.index, w.proc.pid)
 
     def _check_ready(self, w: Worker) -> None:
@@ -258,6 +256,9 @@ class Supervisor:
             for w in self.workers:
                 code = await self._start(w)
                 if code is not None:
+                    if w.proc.poll() is None:  # it never said it serves
+                        w.proc.kill()
+                        w.proc.wait()
                     log.error("worker %d exited with %d on start; stopping", w.index, code)
                     await self._drain([other for other in self.workers if other is not w])
                     return code

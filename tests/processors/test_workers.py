@@ -518,3 +518,34 @@ def test_the_file_exporter_writes_from_worker_0_alone_what_every_worker_received
               f"{len(ids)} spans in the file, none twice")
     finally:
         proc.stop()
+
+
+# --- health -----------------------------------------------------------------------------------------
+
+
+def test_every_worker_answers_the_grpc_health_check_for_itself(egress, tmp_path):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    env, port, metrics_port = passthrough_env(egress)
+    proc = serve(tmp_path, with_server(PASSTHROUGH, workers=2), env)
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        wait_for_port(port, proc=proc.popen)
+        wait_serving(proc, url)
+        answered: dict[str, int] = {}
+        for i in range(60):
+            if len(answered) == 2:
+                break
+            before = per_worker(samples(url), "traces")
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=OWN_CONNECTION) as ch:
+                status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5).status
+                # The export on the same connection tells which worker that is.
+                ch.unary_unary(TRACE_EXPORT, request_serializer=None, response_deserializer=None)(
+                    span_request(i).SerializeToString(), timeout=10)
+            after = per_worker(samples(url), "traces")
+            (worker,) = [w for w in after if after[w] != before.get(w, 0.0)]
+            assert status == health_pb2.HealthCheckResponse.SERVING, (worker, status)
+            answered[worker] = answered.get(worker, 0) + 1
+        assert set(answered) == {"0", "1"}, answered
+    finally:
+        proc.stop()
