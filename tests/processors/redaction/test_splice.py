@@ -298,3 +298,23 @@ def test_damaged_requests_are_refused_as_the_walk_refuses_them(req, cuts, config
     except MalformedPayload:
         return
     assert signal.request_type.FromString(out.raw) == signal.request_type.FromString(ref.raw)
+
+
+@pytest.mark.slow
+def test_the_fuzz_target_finds_no_failing_input(tmp_path):
+    """fuzz/fuzz_splice.py (atheris), bounded and repeatable: a fixed seed and number of inputs."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from tests.support.procs import REPO
+
+    if importlib.util.find_spec("atheris") is None:
+        pytest.fail("atheris is not installed: `make venv` (pip install -e '.[services,dev]') installs it")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "fuzz" / "run.py"), "--runs", "3000", "--time", "60", "--seed", "1",
+         "--corpus", str(tmp_path / "corpus"), "--crashes", str(tmp_path / "crashes"), "splice"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, cwd=tmp_path, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-12000:]
+    assert "ok fuzz_splice" in result.stdout and "Done 3000" in result.stdout
