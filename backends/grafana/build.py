@@ -16,10 +16,11 @@ from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from backends.grafana.dashboards import divan, ingest, pipeline, sessions
+from backends.grafana.dashboards import crosssell, divan, ingest, outbound, pipeline, sessions
 
 OUT = Path(__file__).resolve().parent / "dashboards" / "json"
-DASHBOARDS = {"whatsapp-ingest": ingest, "whatsapp-sessions": sessions, "divan": divan, "pipeline": pipeline}
+DASHBOARDS = {"whatsapp-ingest": ingest, "whatsapp-sessions": sessions, "divan": divan, "pipeline": pipeline,
+              "whatsapp-outbound": outbound, "crosssell": crosssell}
 
 
 def render() -> dict[str, str]:
