@@ -259,8 +259,8 @@ class Splicer:
         self._taint = self.rules.taint()
         try:
             out = self._message(buf, start, end, spec, h)
-            if self._taint:
-                raise Fallback("a replaced value may repeat elsewhere in its resource or scope")
+            if self._taint and _repeats(self._taint, out[0] if out else buf[start:end]):
+                raise Fallback("a replaced value repeats elsewhere in its resource or scope")
         finally:
             self._taint = outer
         return out
@@ -274,7 +274,7 @@ class Splicer:
         self._tally, self._taint = {}, self.rules.taint()
         try:
             out = self._message(buf, start, end, spec, h)
-            redo = bool(self._taint)
+            redo = bool(self._taint) and _repeats(self._taint, out[0] if out else buf[start:end])
         except (Fallback, IndexError, UnicodeDecodeError):
             redo = True
         finally:
@@ -454,6 +454,16 @@ class Splicer:
 
 
 _DROPPED = object()  # the keyed entry is removed
+
+
+def _repeats(taint: Any, record: bytes) -> bool:
+    """Whether a value replaced in a record may be somewhere in it still (after the rewrites),
+    where the walk's taint pass would replace it too. A value whose bytes are nowhere in the
+    record's bytes is in none of its strings, so the pass would change nothing: the splice stands."""
+    values = getattr(taint, "_values", None)
+    if values is None:  # not a Taint this module knows how to read: let the walk decide
+        return True
+    return any(text.encode("utf-8") in record for text in values)
 
 
 def _only_string(buf: bytes, start: int, end: int, scalar_ok: bool = False) -> tuple[int, int]:
