@@ -72,7 +72,7 @@ test: system-deps venv collector stores kustomize telemetrygen interop-js
 test-fast: system-deps venv kustomize
 	@$(PY) -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
 
-bench: venv collector bench-contrib
+bench: venv collector bench-contrib telemetrygen
 	@$(PY) -m bench
 
 # The Go peer the redaction bench measures against: a Collector with contrib's redactionprocessor,
