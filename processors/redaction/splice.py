@@ -33,7 +33,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from processors.api import Signal
 from processors.redaction.audit import Tally
-from processors.redaction.rules import CACHE_MAX_VALUE_LENGTH, TEXT, KeyAction
+from processors.redaction.rules import CACHE_MAX_VALUE_LENGTH, TEXT, KeyAction, Mode
 from processors.redaction.walk import LAYOUTS as _LAYOUTS
 from processors.redaction.walk import Record, Walker
 
@@ -327,13 +327,20 @@ class Splicer:
             return None
         return b"\x0a" + encode_varint(len(new)) + new, self._past(end, h)
 
-    def _verdict(self, data: bytes, rule: Any, where: str, *, keyed: bool) -> bytes | None | object:
+    def _verdict(self, data: bytes, rule: Any, where: str, *, keyed: bool,
+                 key_only: bool = False) -> bytes | None | object:
         """A string value's new bytes, _DROPPED (its entry goes) or None (unchanged);
-        counts the findings. Cached on the bytes and the rule."""
+        counts the findings. Cached on the bytes and the rule. ``key_only``: no scan pattern
+        matched inside the value, so only its key's sanitiser (URL, SQL) can change it, and when
+        under a key with no sanitiser the rules need not be asked. (A URL or SQL value is: the
+        sanitiser costs what the rules' own screen and sanitiser do.)"""
         cache_key = (data, rule, keyed)
         hit = self._verdicts.get(cache_key)
         if hit is not None:
             self.cache_hits += 1
+        elif key_only and rule.mode is Mode.TEXT:
+            hit = _UNCHANGED
+            self._remember(cache_key, data, hit)
         else:
             tally: Tally = {}
             record = Record(tally, self.rules)
@@ -345,10 +352,7 @@ class Splicer:
             else:
                 out = _DROPPED
             hit = (out, tuple(tally.items()), record.taint or None)
-            if len(data) <= CACHE_MAX_VALUE_LENGTH and self._cache_size:
-                if len(self._verdicts) >= self._cache_size:
-                    self._verdicts.clear()  # bounded; real traffic refills the repeated values at once
-                self._verdicts[cache_key] = hit
+            self._remember(cache_key, data, hit)
         out, counts, taint = hit
         if counts:
             tally = self._tally
@@ -406,7 +410,10 @@ class Splicer:
         if s_start >= 0 and action is KeyAction.VALUE:
             if s_start == s_end:
                 return None
-            new = self._verdict(buf[s_start:s_end], rule, key, keyed=True)
+            # Only the key was hit (a URL or SQL attribute, a key like a context word but not one):
+            # no detector, blocked value or free-text pattern matched the value.
+            key_only = not rule.context and not rule.geo and not self._hit_in(h, value_at, value_end)
+            new = self._verdict(buf[s_start:s_end], rule, key, keyed=True, key_only=key_only)
             if new is None:
                 return None
             if new is _DROPPED:
@@ -446,6 +453,18 @@ class Splicer:
             self._taint.update(ch.taint)
         return _DROPPED if drop else v.SerializeToString()
 
+    def _remember(self, cache_key: tuple, data: bytes, hit: tuple) -> None:
+        if len(data) <= CACHE_MAX_VALUE_LENGTH and self._cache_size:
+            if len(self._verdicts) >= self._cache_size:
+                self._verdicts.clear()  # bounded; real traffic refills the repeated values at once
+            self._verdicts[cache_key] = hit
+
+    def _hit_in(self, h: int, start: int, end: int) -> bool:
+        hits, n = self._hits, len(self._hits)
+        while h < n and hits[h] < start:
+            h += 1
+        return h < n and hits[h] < end
+
     def _past(self, end: int, h: int) -> int:
         hits, n = self._hits, len(self._hits)
         while h < n and hits[h] < end:
@@ -454,6 +473,7 @@ class Splicer:
 
 
 _DROPPED = object()  # the keyed entry is removed
+_UNCHANGED = (None, (), None)  # a verdict: nothing to replace, nothing counted
 
 
 def _repeats(taint: Any, record: bytes) -> bool:
