@@ -16,7 +16,14 @@ from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from backends.grafana.dashboards import crosssell, divan, ingest, outbound, pipeline, sessions
+from backends.grafana.dashboards import (
+    crosssell,
+    divan,
+    ingest,
+    outbound,
+    pipeline,
+    sessions,
+)
 
 OUT = Path(__file__).resolve().parent / "dashboards" / "json"
 DASHBOARDS = {"whatsapp-ingest": ingest, "whatsapp-sessions": sessions, "divan": divan, "pipeline": pipeline,

@@ -5,12 +5,15 @@
 1. ``otelproc run`` (the Collector, the processors and the services with traffic,
    on their default ports) is scraped the way Prometheus scrapes it (OpenMetrics
    first): the Collector's prometheus exporter (:8889), the Collector's own
-   metrics (:8888) and the processors' self-metrics (:8898).
+   metrics (:8888) and the processors' self-metrics (:8898). The outbound and
+   cross-sell series must all be there (the dev run starts those services on a
+   RabbitMQ and a Redis of their own: ``rabbitmq-server`` and ``redis-server``
+   must be installed); a missing one stops the refresh instead of dropping it.
 2. ``bin/otelcol`` with exporters aimed at dead endpoints is scraped for the
    series that only exist after a failure (``otelcol_exporter_send_failed_*``).
 3. ``up`` is written by Prometheus itself for every target.
-4. The cross-sell service is not built yet: the names its specification
-   defines are listed as pending, and only its own rule file may use them.
+4. A service not built yet would have its specified names listed as pending
+   (``PENDING``; none now): only its own rule file may use them.
 5. divan's PostgreSQL probe series (the dev run falls back to SQLite) are taken
    from the metrics divan declares.
 
@@ -45,12 +48,8 @@ CONFIG_DEPENDENT = {
     "divan_postgres_up": "obs readiness probe with DATABASE_URL=postgresql://...",
     "divan_postgres_latency_seconds_bucket": "obs readiness probe with DATABASE_URL=postgresql://...",
 }
-PENDING = {
-    # The cross-sell platform's metrics, as its specification names them (service not built yet).
-    "http_requests_total": "cross-sell API requests by endpoint and status",
-    "http_request_duration_seconds_bucket": "cross-sell API request latency",
-    "model_inference_duration_seconds_bucket": "cross-sell model inference latency",
-}
+# Series name -> what it is, of a service whose metrics are specified but which is not built yet.
+PENDING: dict[str, str] = {}
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)")
 
 
@@ -65,6 +64,13 @@ def scrape(port: int) -> str:
         return resp.read().decode()
 
 
+def platform_series() -> tuple[str, ...]:
+    """Every series the outbound and cross-sell live tests require in the Collector's scrape."""
+    from tests.services.crosssell.test_pipeline import SERIES
+    from tests.services.outbound.test_pipeline import SEED_SERIES
+    return (*SEED_SERIES, *SERIES)
+
+
 def pipeline_names(warmup: float = 45.0) -> dict[int, set[str]]:
     proc = subprocess.Popen([str(REPO / ".venv/bin/otelproc"), "run", "--duration", str(int(warmup) + 30)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
@@ -74,6 +80,10 @@ def pipeline_names(warmup: float = 45.0) -> dict[int, set[str]]:
         empty = [port for port, found in names.items() if not found]
         if empty:
             raise RuntimeError(f"no series scraped from {empty}: see var/logs/")
+        missing = sorted(set(platform_series()) - names[8889])
+        if missing:
+            raise RuntimeError(f"outbound / cross-sell series not in the scrape: {missing} (is rabbitmq-server or "
+                               "redis-server missing? see var/logs/)")
         return names
     finally:
         proc.terminate()
@@ -147,7 +157,8 @@ def render(pipeline: dict[int, set[str]], failed: set[str]) -> str:
     out += ["## the Collector's own metrics after an exporter failure", *sorted(failed), ""]
     out += ["## declared by divan, emitted with PostgreSQL", *(f"{n}  # {w}" for n, w in CONFIG_DEPENDENT.items()), ""]
     out += ["## Prometheus", *(f"{n}  # {w}" for n, w in PROMETHEUS_SYNTHETIC.items()), ""]
-    out += ["## pending: the cross-sell service (not built yet)", *(f"{n}  # {w}" for n, w in PENDING.items()), ""]
+    if PENDING:
+        out += ["## pending: services not built yet", *(f"{n}  # {w}" for n, w in PENDING.items()), ""]
     return "\n".join(out)
 
 

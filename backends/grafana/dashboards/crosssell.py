@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from . import graph, new, single
+from . import graph, new, p95, single
 
 # The SLOs' error budgets (backends/prometheus/rules/crosssell-slo.yml): a burn rate is the error ratio over it.
 BUDGETS = {"availability": 0.001, "latency": 0.05, "inference": 0.05}
+# 0 while requests flow without a 5xx (the 5xx rate alone would show "No data").
+ERROR_SHARE = ('(sum(rate(http_requests_total{status=~"5.."}[$__rate_interval])) '
+               "or 0 * sum(rate(http_requests_total[$__rate_interval]))) "
+               "/ sum(rate(http_requests_total[$__rate_interval]))")
 
 
 def _quantile(q: float, histogram: str) -> str:
@@ -40,13 +44,10 @@ def build() -> Dashboard:
                      ("sum by (endpoint, status) (rate(http_requests_total[$__rate_interval]))",
                       "{{endpoint}} {{status}}"), unit="reqps"))
         .panel(graph("Latency p95 by endpoint",
-                     ("histogram_quantile(0.95, sum by (le, endpoint) "
-                      "(rate(http_request_duration_seconds_bucket[$__rate_interval])))", "{{endpoint}}"),
+                     (p95("http_request_duration_seconds", "endpoint"), "{{endpoint}}"),
                      unit="s"))
         .panel(graph("Error rate",
-                     ('(sum(rate(http_requests_total{status=~"5.."}[$__rate_interval])) '
-                      "or 0 * sum(rate(http_requests_total[$__rate_interval]))) "
-                      "/ sum(rate(http_requests_total[$__rate_interval]))", "5xx share"),
+                     (ERROR_SHARE, "5xx share"),
                      unit="percentunit", width=24))
         .row("ML pipeline")
         .panel(single("High-confidence accounts", "sum(crosssell_high_confidence_recommendations)",
