@@ -4,7 +4,10 @@ With bin/otelcol: otelcol (collector/gateway.yaml) → processors → otelcol �
 sinks. Without it (no Go toolchain): gateway mode, where the processors take
 OTLP on :4317/:4318 themselves and write the sinks. The seed services
 (ingest :8001, session :8002, divan :8003) emit through the `obs` SDK while
-built-in traffic drivers exercise them. When the trace and log stores are
+built-in traffic drivers exercise them; so do the outbound service (:8004, on
+a RabbitMQ of its own when `rabbitmq-server` is installed, else left out with
+a note) and the cross-sell API (:8005, its Celery worker on a Redis of its own
+when `redis-server` is installed). When the trace and log stores are
 built (`make stores`: bin/jaeger standing in for Grafana Tempo, bin/victoria-logs
 for Grafana Loki), they start first and the Collector fans out to them through
 collector/overlays/backends.yaml. Ctrl-C or SIGTERM stops everything this
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +30,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from services.outbound.localbroker import (
+    broker_env,
+    epmd_argv,
+    epmd_path,
+    rabbitmq_server_path,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 VAR = REPO / "var"
@@ -42,6 +53,14 @@ PROCESSOR_PORTS = {24317: "processors OTLP gRPC", 8898: "processors self-metrics
 GATEWAY_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition", 8898: "processors self-metrics",
                  8890: "session-health API"}
 SERVICES = {"ingest": 8001, "session": 8002, "divan": 8003}
+# The outbound and cross-sell services, each with the neighbours it needs locally (the Graph API and Salesforce
+# are stand-ins: the real ones are out of reach). Ports the other services do not use.
+OUTBOUND_PORTS = {8004: "outbound service", 8006: "outbound tenant service", 8008: "Graph API stand-in"}
+CROSSSELL_PORTS = {8005: "cross-sell API", 8007: "Salesforce stand-in"}
+RABBITMQ_PORTS = {5682: "RabbitMQ AMQP", 25682: "RabbitMQ distribution", 4379: "RabbitMQ epmd"}
+CROSSSELL_REDIS_PORT = 6389
+OUTBOUND_PORTS_BY_NAME = dict(zip(("outbound", "tenants", "standin"), OUTBOUND_PORTS))
+CROSSSELL_API_PORT = next(iter(CROSSSELL_PORTS))
 # The trace store (Jaeger: OTLP gRPC, query API) and the log store (VictoriaLogs: OTLP/HTTP in, LogsQL out).
 STORE_PORTS = {4327: "Jaeger OTLP gRPC", 16686: "Jaeger query API", 16685: "Jaeger query gRPC",
                9428: "VictoriaLogs"}
@@ -142,7 +161,9 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
     gateway = force_gateway or not OTELCOL.exists()
     stores = not gateway and JAEGER.exists() and VICTORIALOGS.exists()
     ports = {**(GATEWAY_PORTS if gateway else {**COLLECTOR_PORTS, **PROCESSOR_PORTS}),
-             **(STORE_PORTS if stores else {}), **{p: f"{n} service" for n, p in SERVICES.items()}}
+             **(STORE_PORTS if stores else {}), **{p: f"{n} service" for n, p in SERVICES.items()},
+             **OUTBOUND_PORTS, **CROSSSELL_PORTS, **(RABBITMQ_PORTS if rabbitmq_server_path() else {}),
+             **({CROSSSELL_REDIS_PORT: "cross-sell Redis"} if shutil.which("redis-server") else {})}
     busy = [f":{p} ({what})" for p, what in ports.items() if _busy(p)]
     if busy:
         print(f"make run: ports already in use: {', '.join(busy)}. Stop what holds them and retry.", file=sys.stderr)
@@ -187,12 +208,20 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
                                        name, svc_env)))
         for name, port in SERVICES.items():
             _wait_port(port, dict(procs)[name], name, timeout=60)
-        print("==> traffic drivers: services.drive (ingest, session) and services.divan.traffic (Ctrl-C to stop)")
-        drivers = _Drivers(svc_env)
+        extra = {**_start_outbound(svc_env, procs), **_start_crosssell(svc_env, procs)}
+        print("==> traffic drivers: services.drive (ingest, session), services.divan.traffic"
+              + "".join(f", {argv[2]}" for argv in extra.values()) + " (Ctrl-C to stop)")
+        drivers = _Drivers(svc_env, extra)
         print(f"    logs: {VAR / 'logs'}   sinks: {SINKS}   processors metrics: http://127.0.0.1:8898/metrics"
               + ("" if gateway else "   Prometheus exposition: http://127.0.0.1:8889/metrics"))
         print(f"    session-health API: http://127.0.0.1:8890/session/health "
               f"(other routes need the bearer token in {VAR / 'session-health.token'})")
+        if "outbound-traffic" in extra:
+            print(f"    outbound service: http://127.0.0.1:{OUTBOUND_PORTS_BY_NAME['outbound']}/health   "
+                  f"Graph API stand-in deliveries: http://127.0.0.1:{OUTBOUND_PORTS_BY_NAME['standin']}"
+                  "/_standin/deliveries")
+        print(f"    cross-sell API: http://127.0.0.1:{CROSSSELL_API_PORT}/health   "
+              f"recommendations: http://127.0.0.1:{CROSSSELL_API_PORT}/api/v1/accounts")
         if stores:
             print(_stores_note())
         started = time.monotonic()
@@ -222,6 +251,73 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
         if procs:
             print(_final_note())
     return 0
+
+
+def _start_outbound(env: dict[str, str], started: list[tuple[str, subprocess.Popen]]) -> dict[str, list[str]]:
+    """RabbitMQ, the tenant service, the Graph API stand-in and the outbound service into ``started``; its traffic
+    driver's argv. Without rabbitmq-server, one line and nothing started."""
+    server, epmd = rabbitmq_server_path(), epmd_path()
+    if not server or not epmd:
+        print("==> outbound service: rabbitmq-server is not installed (`make system-deps`); going on without it")
+        return {}
+    (amqp, dist, epmd_port) = RABBITMQ_PORTS
+    print(f"==> starting RabbitMQ (services/outbound/localbroker.py, data in {VAR / 'rabbitmq'}) on :{amqp}")
+    broker_env_ = broker_env(VAR / "rabbitmq", amqp, dist, epmd_port)
+    started.append(("epmd", _start(epmd_argv(epmd, epmd_port), "epmd", broker_env_)))
+    _wait_port(epmd_port, started[-1][1], "epmd")
+    started.append(("rabbitmq", _start([server], "rabbitmq", broker_env_)))
+    _wait_port(amqp, started[-1][1], "rabbitmq", timeout=90)
+    service, tenants, standin = OUTBOUND_PORTS
+    amqp_url = f"amqp://guest:guest@127.0.0.1:{amqp}/"
+    own = {**env, "AMQP_URL": amqp_url, "META_API_URL": f"http://127.0.0.1:{standin}",
+           "TENANT_SERVICE_URL": f"http://127.0.0.1:{tenants}",
+           "TENANT_SERVICE_SECRET": _local_secret("TENANT_SERVICE_SECRET", "tenant-service.key"),
+           "TENANT_SERVICE_ADMIN_TOKEN": _local_secret("TENANT_SERVICE_ADMIN_TOKEN", "tenant-service-admin.token")}
+    parts = {"outbound-tenants": (tenants, "services.outbound.tenants"),
+             "outbound-standin": (standin, "services.outbound.standin"), "outbound": (service, "services.outbound.app")}
+    for name, (port, module) in parts.items():
+        print(f"==> starting the {OUTBOUND_PORTS[port]} on :{port}")
+        started.append((name, _start(_uvicorn(module, port), name, own)))
+    for name, (port, _) in parts.items():
+        _wait_port(port, dict(started)[name], name, timeout=60)
+    # The traffic driver's (never on its command line).
+    env.update(AMQP_URL=amqp_url, TENANT_SERVICE_ADMIN_TOKEN=own["TENANT_SERVICE_ADMIN_TOKEN"])
+    return {"outbound-traffic": [sys.executable, "-m", "services.outbound.traffic", "--rounds", "0", "--count", "30",
+                                 "--rate", "5", "--stand-in", f"http://127.0.0.1:{standin}", "--unknown-tenant",
+                                 "--tenant-service", f"http://127.0.0.1:{tenants}"]}
+
+
+def _start_crosssell(env: dict[str, str], started: list[tuple[str, subprocess.Popen]]) -> dict[str, list[str]]:
+    """The Salesforce stand-in, a Redis and the Celery worker (when redis-server is installed) and the cross-sell
+    API into ``started``; its traffic driver's argv."""
+    api, salesforce = CROSSSELL_PORTS
+    own = {**env, "SALESFORCE_URL": f"http://127.0.0.1:{salesforce}",
+           "REDIS_URL": f"redis://127.0.0.1:{CROSSSELL_REDIS_PORT}/0"}
+    redis = shutil.which("redis-server")
+    if redis:
+        print(f"==> starting the cross-sell Redis (Celery broker) on :{CROSSSELL_REDIS_PORT}")
+        started.append(("crosssell-redis", _start([redis, "--port", str(CROSSSELL_REDIS_PORT), "--bind", "127.0.0.1",
+                                                   "--save", "", "--appendonly", "no"], "crosssell-redis", {})))
+        _wait_port(CROSSSELL_REDIS_PORT, started[-1][1], "crosssell-redis")
+    else:
+        print("==> cross-sell: redis-server is not installed (`make system-deps`): no Celery worker, syncs answer 503")
+    print(f"==> starting the Salesforce stand-in on :{salesforce} and the cross-sell API on :{api}")
+    started.append(("crosssell-salesforce", _start(_uvicorn("services.crosssell.salesforce", salesforce),
+                                                   "crosssell-salesforce", own)))
+    if redis:
+        started.append(("crosssell-worker", _start([sys.executable, "-m", "celery", "-A", "services.crosssell.worker_main",
+                                                    "worker", "-Q", "crosssell", "--pool", "solo", "--loglevel",
+                                                    "warning"], "crosssell-worker", own)))
+    started.append(("crosssell", _start(_uvicorn("services.crosssell.app", api), "crosssell", own)))
+    _wait_port(salesforce, dict(started)["crosssell-salesforce"], "crosssell-salesforce", timeout=60)
+    _wait_port(api, dict(started)["crosssell"], "crosssell", timeout=90)
+    return {"crosssell-traffic": [sys.executable, "-m", "services.crosssell.traffic", f"http://127.0.0.1:{api}",
+                                  "--rounds", "0", "--seconds", "10", "--concurrency", "1"]}
+
+
+def _uvicorn(module: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "--factory", f"{module}:create_app", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning"]
 
 
 def _start_stores(env: dict[str, str], started: list[tuple[str, subprocess.Popen]]) -> None:
@@ -277,13 +373,14 @@ def _service_env() -> dict[str, str]:
 class _Drivers:
     """The traffic drivers, restarted whenever a round of theirs ends."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], extra: dict[str, list[str]] | None = None) -> None:
         self.env = env
         self.argv = {
             "drive": [sys.executable, "-m", "services.drive", "--ingest-url", f"http://127.0.0.1:{SERVICES['ingest']}",
                       "--session-url", f"http://127.0.0.1:{SERVICES['session']}", "--rounds", "0", "--interval", "2"],
             "divan-traffic": [sys.executable, "-m", "services.divan.traffic", f"http://127.0.0.1:{SERVICES['divan']}",
                               "--rounds", "1"],
+            **(extra or {}),
         }
         self.procs: dict[str, subprocess.Popen] = {}
         self.tick()

@@ -1,13 +1,16 @@
 """Outbound traffic: publish messages to the outbound queue, as the upstream processor would.
 
     python -m services.outbound.traffic --count 200 --rate 20 [--tenants acme,globex] [--stand-in URL]
+        [--tenant-service URL]
 
 ``publish`` waits out a broker outage: a message is counted as published only
 once RabbitMQ has confirmed it (publisher confirms, persistent delivery), and
 until then it is retried on a fresh connection. ``make run`` runs this in
 rounds, with one tenant failing at the Graph API stand-in now and then (its
-breaker opens) and messages for a tenant the tenant service does not know
-(dead-lettered). ``AMQP_URL`` comes from the environment, never the command line.
+breaker opens), one tenant's credential fetches failing now and then (with
+``--tenant-service`` and ``TENANT_SERVICE_ADMIN_TOKEN``), and messages for a
+tenant the tenant service does not know (dead-lettered). ``AMQP_URL`` and the
+admin token come from the environment, never the command line.
 """
 
 from __future__ import annotations
@@ -98,6 +101,13 @@ async def _round(args: argparse.Namespace, url: str, n: int) -> int:
                     await c.put(f"/_standin/behaviour/{t}", json={"status": 503, "error_code": 2})
                 else:
                     await c.delete(f"/_standin/behaviour/{t}")
+    admin = os.environ.get("TENANT_SERVICE_ADMIN_TOKEN")
+    if args.tenant_service and admin:
+        # Every third round, one round after the Graph API failure: the last tenant's credentials cannot be fetched.
+        async with httpx.AsyncClient(base_url=args.tenant_service, timeout=5,
+                                     headers={"Authorization": f"Bearer {admin}"}) as c:
+            path = f"/_admin/faults/{tenants[-1]}"
+            await (c.put(path, json={"status": 503}) if n % 3 == 1 else c.delete(path))
     return await publish(url, args.queue, msgs, rate=args.rate)
 
 
@@ -109,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=1, help="0: until interrupted")
     p.add_argument("--tenants", default=",".join(DEFAULT_TENANTS))
     p.add_argument("--stand-in", help="base URL of the Graph API stand-in: vary its behaviour per round")
+    p.add_argument("--tenant-service", help="base URL of the tenant service: fail one tenant's fetches per round "
+                                             "(needs TENANT_SERVICE_ADMIN_TOKEN)")
     p.add_argument("--unknown-tenant", action="store_true", help="one message a round for an unknown tenant")
     args = p.parse_args(argv)
     url = os.environ.get("AMQP_URL")
