@@ -430,9 +430,17 @@ def _compile_all(patterns: list[str], key: str) -> list[Any]:
 
 
 def _context_word(word: str) -> str:
-    """Bytes of a key that names ``word`` (as context_tokens reads keys), case-insensitively."""
+    """Bytes of a key that names ``word`` (as context_tokens reads keys), case-insensitively.
+
+    A token of a key has a separator on at least one side, or the key's length byte before it
+    (not a letter or digit for keys under 48 bytes). The byte after a key is not the key's: the
+    Collector's Go encoder writes a KeyValue's value first and its key last, so what follows a
+    key is the next field's tag ("J" after a span attribute) or the next resource entry. The
+    boundary before the word comes first so that its hit ends inside the key, where locating
+    pins the item."""
     tokens = [t for t in re.split(r"[^A-Za-z0-9]+", word) if t]
-    return "(?i)" + "[^A-Za-z0-9]+".join(tokens) + "[^A-Za-z0-9]"
+    body = "[^A-Za-z0-9]+".join(tokens)
+    return f"(?i)(?:[^A-Za-z0-9]{body}|{body}[^A-Za-z0-9])"
 
 
 __all__ = ["TAINT", "TEXT", "KeyAction", "KeyRule", "Mode", "Rewrite", "RuleSet", "Taint"]

@@ -545,8 +545,10 @@ class Walker:
         if kind == "string_value" and new == text:
             return False  # already masked
         ch.count("blocked_key", action)
-        taint = getattr(ch, "taint", None)
-        if taint is not None and text is not None:
+        if text is not None and len(text) >= self.rules.taint_min_length > 0:
+            taint = getattr(ch, "taint", None)
+            if taint is None:
+                _needs_record()
             taint.add_whole(text, "blocked_key")
         if drop:
             ch.redact(where)
@@ -584,5 +586,14 @@ class Walker:
 def _collect(ch: Changes, r: Rewrite) -> None:
     """Findings of a verdict that spread to the rest of the record (a Record keeps them)."""
     taint = getattr(ch, "taint", None)
-    if taint is not None:
-        taint.add_rewrite(r)
+    if taint is None:
+        _needs_record()
+    taint.add_rewrite(r)
+
+
+def _needs_record() -> None:
+    """A value that spreads was replaced by a caller that reads one value at a time (the wire
+    splice): the rest of its record must be read too, so the request takes the parse-and-walk path."""
+    from processors.redaction.splice import Fallback  # here: splice imports this module
+
+    raise Fallback("a replaced value may repeat elsewhere in its record")

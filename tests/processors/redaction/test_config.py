@@ -100,3 +100,24 @@ def test_invalid_config_names_its_key(component_id):
     assert err.value.path == ".".join(p for p in (f"processors.{component_id}", key) if p)
     assert problem in err.value.problem
     assert "tooshort" not in str(err.value)  # a rejected key is not echoed back
+
+
+def test_taint_and_free_text_sql_defaults():
+    cfg = build("redaction", {})
+    assert (cfg.taint.enabled, cfg.taint.scope, cfg.taint.min_length) == (True, "record", 6)
+    assert cfg.db_sanitizer.sql.free_text is True
+    cfg = build("redaction", {"taint": {"scope": "request", "min_length": 8}, "db_sanitizer": {"sql": {"free_text": False}}})
+    assert (cfg.taint.scope, cfg.taint.min_length, cfg.db_sanitizer.sql.free_text) == ("request", 8, False)
+
+
+@pytest.mark.parametrize(("raw", "key", "problem"), [
+    ({"taint": {"scope": "tenant"}}, "taint.scope", "Input should be 'record' or 'request'"),
+    ({"taint": {"min_length": 2}}, "taint.min_length", "greater than or equal to 4"),
+    ({"taint": {"spread": True}}, "taint.spread", "unknown key"),
+    ({"db_sanitizer": {"sql": {"free_text": "sometimes"}}}, "db_sanitizer.sql.free_text", "valid boolean"),
+])
+def test_invalid_taint_and_sql_keys_are_named(raw, key, problem):
+    with pytest.raises(ConfigError) as err:
+        build("redaction", raw)
+    assert err.value.path == f"processors.redaction.{key}"
+    assert problem in err.value.problem

@@ -4,10 +4,22 @@ precision; these pin down the behaviour case by case."""
 
 from __future__ import annotations
 
-import pytest
+import random
 
+import pytest
+import re2
+
+from processors.redaction.config import RedactionConfig
 from processors.redaction.detectors import DETECTORS, Pattern, context_tokens
+from processors.redaction.detectors.api_key import (
+    ApiKeyDetector,
+    high_entropy,
+    shannon_entropy,
+)
 from processors.redaction.detectors.geo import GeoDetector
+from processors.redaction.fastscan import build_scanner, byte_pattern
+from processors.redaction.rules import RuleSet
+from tests.processors.redaction.builders import kv
 
 
 def found(kind: str, text: str, *, context: bool = False) -> list[str]:
@@ -179,3 +191,158 @@ class TestGeo:
     def test_what_is_already_coarse_enough_is_left_alone(self):
         assert found("geo", "52.5200", context=True) == ["52.5200"]
         assert GeoDetector(precision=4).analyze("52.5200", True) == []
+
+
+def _token(chars: str, n: int, seed: int) -> str:
+    rnd = random.Random(seed)
+    return "".join(rnd.choice(chars) for _ in range(n))
+
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_B64URL = _ALNUM + "-_"
+TOKEN_SHAPES = {
+    "aws_digits": "AKIA" + "Q0R1Z8W9XY7K3M5N",  # digits that base32 lacks
+    "aws_asia": "ASIA" + "J3Q4R5S6T7U8V9W0",
+    "aws_abia": "ABIA" + _token("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 16, 1),
+    "aws_acca": "ACCA" + _token("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 16, 2),
+    "google": "AIza" + _token(_B64URL, 35, 3),
+    "gitlab": "glpat-" + _token(_B64URL, 20, 4),
+    "npm": "npm_" + _token(_ALNUM, 36, 5),
+    "pypi": "pypi-AgEIcHlwaS5vcmc" + _token(_B64URL, 80, 6),
+    "openai": "sk-" + _token(_ALNUM, 48, 7),
+    "openai_project": "sk-proj-" + _token(_B64URL, 74, 8) + "T3BlbkFJ" + _token(_B64URL, 74, 9),
+    "anthropic": "sk-ant-api03-" + _token(_B64URL, 93, 10) + "AA",
+    "sendgrid": "SG." + _token(_B64URL, 22, 11) + "." + _token(_B64URL, 43, 12),
+    "twilio_account": "AC" + _token("0123456789abcdef", 32, 13),
+    "twilio_api_key": "SK" + _token("0123456789abcdef", 32, 14),
+    "azure_key": _token(_ALNUM + "+/", 86, 15) + "==",
+    "github_user": "ghu_" + _token(_ALNUM, 36, 16),
+    "github_fine_grained": "github_pat_" + _token(_ALNUM, 22, 17) + "_" + _token(_ALNUM, 59, 18),
+    "slack_refresh": "xoxr-" + _token(_ALNUM, 30, 19),
+    "stripe_restricted": "rk_live_" + _token(_ALNUM, 30, 20),
+}
+PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+
+
+class TestTokenShapes:
+    @pytest.mark.parametrize("name", sorted(TOKEN_SHAPES))
+    def test_each_shape_is_found_in_text(self, name):
+        token = TOKEN_SHAPES[name]
+        assert found("api_key", f"client configured with {token} ok") == [token]
+
+    def test_azure_connection_string_account_key(self):
+        key = TOKEN_SHAPES["azure_key"]
+        text = f"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={key};EndpointSuffix=core.windows.net"
+        assert key in found("api_key", text)
+
+    @pytest.mark.parametrize("label", ["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY",
+                                       "ENCRYPTED PRIVATE KEY", "PGP PRIVATE KEY BLOCK"])
+    def test_pem_private_key_blocks_lose_their_body_and_keep_their_armour(self, label):
+        text = f"loaded:\n-----BEGIN {label}-----\n{PEM_BODY}\n{PEM_BODY[::-1]}\n-----END {label}-----\nok"
+        (body,) = found("api_key", text)
+        assert PEM_BODY in body and PEM_BODY[::-1] in body and "BEGIN" not in body
+
+    def test_a_pem_block_cut_short_still_loses_its_body(self):
+        (body,) = found("api_key", f"-----BEGIN PRIVATE KEY-----\n{PEM_BODY}")
+        assert PEM_BODY in body
+
+    @pytest.mark.parametrize("text", [
+        "AKIA1234567890123456",  # counting digits: a placeholder
+        "AKIAEXAMPLE", "AIzaSyShort", "AIza" + "x" * 35,
+        "glpat-xxxxxxxxxxxxxxxxxxxx", "npm_" + "a" * 36,
+        "sk-this-is-a-long-descriptive-feature-flag-name",  # kebab case: one class of characters
+        "task-" + "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6",  # sk- inside a word
+        "SG.short.x", "AC" + "0" * 32, "ac" + "3f2a9c1d" * 4,  # a lowercase hex hash
+        "sha512-" + _token(_ALNUM + "+/", 86, 21) + "==",  # subresource integrity, not a storage key
+        "-----BEGIN PUBLIC KEY-----\n" + PEM_BODY + "\n-----END PUBLIC KEY-----",
+        "expected a -----BEGIN PRIVATE KEY----- header",  # no key material
+        "4bf92f3577b34da6a3ce929d0e0e4736", "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "dGhpcyBpcyBub3QgYSBzZWNyZXQ=",  # base64 of ordinary length
+    ])
+    def test_near_misses_survive(self, text):
+        assert found("api_key", text) == []
+
+
+class TestHighEntropyUnderCredentialKeys:
+    def rules(self):
+        return RuleSet(RedactionConfig())
+
+    @pytest.mark.parametrize(("key", "value"), [
+        ("service.credentials", "Zq8vN2mK5xR7tY1wB4cF6hJ9"),
+        ("http.request.header.x-auth", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),  # hex: a Twilio auth token
+        ("hmac.signing_key", "dGhpc0lzQVJhbmRvbUtleTEyMzQ1Njc4OQ"),
+        ("datadog.app_key", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0"),
+    ])
+    def test_random_values_under_keys_that_name_a_credential_are_replaced(self, key, value):
+        rules = self.rules()
+        rule = rules.key_rule(key)
+        verdict = rules.rewrite(value, rule.context, rule.mode)
+        assert verdict is not None and value not in verdict.text
+
+    @pytest.mark.parametrize(("key", "value"), [
+        ("cache.key", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),  # not a credential key
+        ("trace.id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("auth.user_id", "usr_8f3k2m9x7q1w5e4r"),  # names a credential, holds an id
+        ("credential.provider", "DefaultAzureCredential"),
+        ("auth.flow", "authorization_code_with_pkce"),  # words, no digits
+        ("auth.method", "password"),  # short
+    ])
+    def test_ids_hashes_and_words_survive(self, key, value):
+        rules = self.rules()
+        rule = rules.key_rule(key)
+        assert rules.rewrite(value, rule.context, rule.mode) is None
+
+    def test_entropy_thresholds(self):
+        assert shannon_entropy("aaaa") == 0 and shannon_entropy("abcd") == 2
+        assert high_entropy("Zq8vN2mK5xR7tY1wB4cF6hJ9")
+        assert not high_entropy("aaaaaaaaaaaaaaaaaaaaaa1A")
+        assert not high_entropy("Zq8vN2mK5xR7")  # shorter than 16
+
+
+class TestScanCoversTheNewShapes:
+    """The raw scan's byte pattern of every detector is a superset of its exact regex: the fast
+    path never misses what the exact rules find."""
+
+    @pytest.mark.parametrize("engine", ["hyperscan", "re2"])
+    def test_every_new_shape_makes_a_request_dirty(self, engine):
+        rules = RuleSet(RedactionConfig(truncation={"max_string_length": 0, "max_items": 0}))
+        scanner = build_scanner(rules.scan_patterns(), engine=engine)
+        texts = [f"with {t} ok" for t in TOKEN_SHAPES.values()] + [
+            f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----",
+            "executing SELECT * FROM users WHERE email = 'x' LIMIT 1",
+            "UPDATE customers SET street='Rue Lepic 5' WHERE id = 9",
+            "at 52.524, 13.410 now", "52.5244° N, 13.4105° E", "lat=52.524 lon=13.410",
+        ]
+        for text in texts:
+            assert rules.findings(text), text
+            data = kv("a", "x").SerializeToString() + kv("app.value", text).SerializeToString()
+            assert not scanner.scan(data).clean, text
+
+    @pytest.mark.parametrize("name", sorted(TOKEN_SHAPES))
+    def test_each_scan_pattern_matches_its_shape(self, name):
+        token = TOKEN_SHAPES[name]
+        matched = [p.name for p in ApiKeyDetector.PATTERNS if not p.needs_context and p.compiled.search(token)]
+        assert matched
+        for p in ApiKeyDetector.PATTERNS:
+            if p.name in matched:
+                assert re2.search(byte_pattern(p.scan or p.regex).encode(), token.encode()), p.name
+
+
+class TestGeoPairs:
+    @pytest.mark.parametrize(("text", "pair"), [
+        ("at 52.524, 13.410 now", "52.524, 13.410"),
+        ("driver position (40.7128,-74.0060)", "40.7128,-74.0060"),
+        ("geo:48.8584,2.2945", "48.8584,2.2945"),
+        ("52.5244° N, 13.4105° E", "52.5244° N, 13.4105° E"),
+    ])
+    def test_pairs_with_three_decimals_or_more(self, text, pair):
+        assert found("geo", text) == [pair]
+
+    def test_the_degree_and_hemisphere_stay_and_the_numbers_are_rounded(self):
+        assert GeoDetector(precision=2).transform("52.5244° N, 13.4105° E") == "52.52° N, 13.41° E"
+
+    @pytest.mark.parametrize("text", ["0.123, 0.456", "ratio 0.5000, 0.2500", "1.2.3, 4.5.6", "v1.234, 5.678",
+                                      "release 2024.11.3, build 4411", "$19.99, $24.99"])
+    def test_versions_fractions_and_prices_survive(self, text):
+        assert found("geo", text) == []

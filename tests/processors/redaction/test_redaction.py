@@ -10,6 +10,7 @@ import logging
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -325,3 +326,168 @@ class TestAudit:
         hits = telemetry.value("otelproc_redaction_cache_hits_total", processor="redaction")
         misses = telemetry.value("otelproc_redaction_cache_misses_total", processor="redaction")
         assert hits >= 4 * misses > 0
+
+
+class TestTaint:
+    SECRET = "Xq7-long-enough-secret"
+
+    def span_request(self, *, blocked_in_event: bool = False) -> ExportTraceServiceRequest:
+        req = ExportTraceServiceRequest()
+        sp = req.resource_spans.add().scope_spans.add().spans.add(name="login")
+        target = sp.events.add(name="auth").attributes if blocked_in_event else sp.attributes
+        target.append(kv("db.password", self.SECRET))
+        sp.attributes.append(kv("app.note", f"login failed with {self.SECRET} for bob"))
+        sp.status.message = f"bad credential {self.SECRET}"
+        sp.links.add().attributes.append(kv("link.note", f"same as {self.SECRET}"))
+        return req
+
+    @pytest.mark.parametrize("blocked_in_event", [False, True])
+    @pytest.mark.parametrize("config", [{}, {"fast_path": False}, {"scan_engine": "re2"}])
+    def test_a_blocked_value_is_replaced_wherever_its_span_repeats_it(self, make_processor, config, blocked_in_event):
+        out = run(make_processor(config), self.span_request(blocked_in_event=blocked_in_event), Signal.TRACES)
+        sp = out.resource_spans[0].scope_spans[0].spans[0]
+        assert self.SECRET not in str(sp)
+        assert text_of(next(a.value for a in sp.attributes if a.key == "app.note")) == "login failed with **** for bob"
+        assert sp.status.message == "bad credential ****"
+
+    def test_a_log_body_repeating_a_blocked_attribute_loses_it_and_is_counted(self, make_processor):
+        telemetry = SelfTelemetry()
+        req = ExportLogsServiceRequest()
+        rec = req.resource_logs.add().scope_logs.add().log_records.add()
+        rec.body.string_value = f"retrying login with '{self.SECRET}'"
+        rec.attributes.append(kv("http.request.header.cookie", f"theme=dark; sessionid={self.SECRET}"))
+        out = run(make_processor({}, telemetry), req, Signal.LOGS)
+        assert out.resource_logs[0].scope_logs[0].log_records[0].body.string_value == "retrying login with '****'"
+        assert findings(telemetry, rule="taint", action="mask") == 1
+
+    def test_a_value_a_detector_found_spreads_with_its_operator(self, make_processor):
+        req = ExportLogsServiceRequest()
+        rec = req.resource_logs.add().scope_logs.add().log_records.add()
+        rec.attributes.append(kv("config.dump", f"db_password={self.SECRET} pool=5"))
+        rec.body.CopyFrom(any_value({"msg": f"connecting as {self.SECRET}"}))
+        out = run(make_processor({"operators": {"api_key": "hash"}, "hash_key": HMAC_KEY}), req, Signal.LOGS)
+        rec = out.resource_logs[0].scope_logs[0].log_records[0]
+        assert rec.body.kvlist_value.values[0].value.string_value == f"connecting as {digest(self.SECRET)}"
+
+    def test_a_data_point_is_a_record_of_its_own(self, make_processor):
+        req = ExportMetricsServiceRequest()
+        metric = req.resource_metrics.add().scope_metrics.add().metrics.add(name="logins")
+        dirty = metric.sum.data_points.add(as_int=1)
+        dirty.attributes.extend([kv("user.passphrase", self.SECRET), kv("reason", f"bad {self.SECRET}")])
+        clean = metric.sum.data_points.add(as_int=1)
+        clean.attributes.append(kv("reason", f"bad {self.SECRET}"))
+        out = run(make_processor(), req, Signal.METRICS)
+        dirty_out, clean_out = out.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points
+        assert text_of(dirty_out.attributes[1].value) == "bad ****"
+        assert text_of(clean_out.attributes[0].value) == f"bad {self.SECRET}"  # scope record: not spread
+
+    @pytest.mark.parametrize("config", [{}, {"fast_path": False}])
+    def test_scope_request_spreads_to_every_item_even_those_without_a_hit(self, make_processor, config):
+        req = ExportLogsServiceRequest()
+        sl = req.resource_logs.add().scope_logs.add()
+        sl.log_records.add().attributes.append(kv("db.password", self.SECRET))
+        sl.log_records.add().body.string_value = f"hello {self.SECRET}"  # no rule hits this record
+        other = req.resource_logs.add()
+        other.resource.attributes.append(kv("process.command_line", f"app --db-pass {self.SECRET}"))
+        out = run(make_processor({**config, "taint": {"scope": "request"}}), req, Signal.LOGS)
+        assert self.SECRET not in str(out)
+        assert out.resource_logs[0].scope_logs[0].log_records[1].body.string_value == "hello ****"
+        record_scope = run(make_processor(config), req, Signal.LOGS)
+        assert record_scope.resource_logs[0].scope_logs[0].log_records[1].body.string_value == f"hello {self.SECRET}"
+
+    @pytest.mark.parametrize(("blocked", "text"), [("true", "retry=true"), ("1", "window 1 of 3"),
+                                                   ("12345", "code 12345 sent")])
+    def test_values_shorter_than_min_length_never_spread(self, make_processor, blocked, text):
+        req = ExportLogsServiceRequest()
+        rec = req.resource_logs.add().scope_logs.add().log_records.add()
+        rec.attributes.append(kv("http.cookie.secure", blocked))
+        rec.body.string_value = text
+        out = run(make_processor(), req, Signal.LOGS)
+        assert out.resource_logs[0].scope_logs[0].log_records[0].body.string_value == text
+
+    def test_a_value_spreads_to_whole_words_only_and_not_when_off(self, make_processor):
+        req = ExportLogsServiceRequest()
+        rec = req.resource_logs.add().scope_logs.add().log_records.add()
+        rec.attributes.append(kv("db.password", "rotate2024"))
+        rec.body.string_value = "rotate2024 done; rotate20245 is another word"
+        out = run(make_processor(), req, Signal.LOGS)
+        assert out.resource_logs[0].scope_logs[0].log_records[0].body.string_value == (
+            "**** done; rotate20245 is another word")
+        off = run(make_processor({"taint": {"enabled": False}}), req, Signal.LOGS)
+        assert off.resource_logs[0].scope_logs[0].log_records[0].body.string_value == rec.body.string_value
+
+    def test_redact_removes_an_entry_that_repeats_the_value(self, make_processor):
+        req = self.span_request()
+        out = run(make_processor({"operator": "redact"}), req, Signal.TRACES)
+        sp = out.resource_spans[0].scope_spans[0].spans[0]
+        assert [a.key for a in sp.attributes] == []
+        assert sp.status.message == "bad credential "
+
+
+class TestSqlInLogBodies:
+    @pytest.mark.parametrize("config", [{}, {"fast_path": False}])
+    def test_a_statement_in_a_log_body_loses_its_literals(self, make_processor, config):
+        req = ExportLogsServiceRequest()
+        rec = req.resource_logs.add().scope_logs.add().log_records.add()
+        rec.body.string_value = "executing SELECT * FROM users WHERE last_name = 'Kowalczyk' AND id = 42"
+        out = run(make_processor(config), req, Signal.LOGS)
+        assert out.resource_logs[0].scope_logs[0].log_records[0].body.string_value == (
+            "executing SELECT * FROM users WHERE last_name = ? AND id = ?")
+
+    def test_free_text_off_keeps_statements_outside_db_attributes(self, make_processor):
+        req = ExportLogsServiceRequest()
+        rec = req.resource_logs.add().scope_logs.add().log_records.add()
+        rec.body.string_value = "executing SELECT * FROM users WHERE last_name = 'Kowalczyk'"
+        out = run(make_processor({"db_sanitizer": {"sql": {"free_text": False}}}), req, Signal.LOGS)
+        assert out.resource_logs[0].scope_logs[0].log_records[0].body.string_value == rec.body.string_value
+
+    def test_prose_with_a_quote_is_left_as_it_is(self, make_processor):
+        req = ExportLogsServiceRequest()
+        rec = req.resource_logs.add().scope_logs.add().log_records.add()
+        rec.body.string_value = "please select an item from the list and click 'Buy'"
+        out = run(make_processor(), req, Signal.LOGS)
+        assert out.resource_logs[0].scope_logs[0].log_records[0].body.string_value == rec.body.string_value
+
+
+class TestNumericCoordinatePairs:
+    def test_double_lat_and_lon_attributes_are_rounded(self, make_processor):
+        req = ExportTraceServiceRequest()
+        sp = req.resource_spans.add().scope_spans.add().spans.add(name="ride")
+        sp.attributes.extend([kv("geo.lat", 52.524371), kv("geo.lon", 13.410532), kv("store.latitude", -33.868820),
+                              kv("store.longitude", 151.209290), kv("http.response.status_code", 200)])
+        out = run(make_processor({"geo_precision": 3}), req, Signal.TRACES)
+        values = [a.value.double_value for a in out.resource_spans[0].scope_spans[0].spans[0].attributes[:4]]
+        assert values == [52.524, 13.411, -33.869, 151.209]
+
+
+class TestValueFirstEncoding:
+    """The Collector's Go encoder writes fields in descending order: a KeyValue's value before its
+    key, a resource entry's Resource last. A key that unlocks a context pattern is then the last
+    bytes of its request, or followed by the next entry's tag: the scan must still pin it."""
+
+    @staticmethod
+    def value_first(key: str, value) -> bytes:
+        v = any_value(value).SerializeToString()
+        k = key.encode()
+        return b"\x12" + bytes([len(v)]) + v + b"\x0a" + bytes([len(k)]) + k
+
+    @pytest.mark.parametrize(("key", "value", "secret"), [
+        ("service.credentials", "a36cad58be5a6cb875d459b7848ecfed", "a36cad58be5a6cb875d459b7848ecfed"),
+        ("user.msisdn", "79161234567", "79161234567"),
+        ("position.lat", 52.524371, "52.524371"),
+    ])
+    @pytest.mark.parametrize("summary", ["silent", "info"])
+    def test_a_context_key_at_the_end_of_an_entry_is_still_read(self, make_processor, key, value, secret, summary):
+        def entry(attribute: bytes) -> bytes:
+            resource = b"\x0a" + bytes([len(attribute)]) + attribute
+            scope = ExportTraceServiceRequest().resource_spans.add().scope_spans.add()
+            scope.spans.add(name="op")
+            scope_bytes = scope.SerializeToString()
+            body = b"\x12" + bytes([len(scope_bytes)]) + scope_bytes + b"\x0a" + bytes([len(resource)]) + resource
+            return b"\x0a" + bytes([len(body)]) + body
+
+        raw = entry(self.value_first(key, value)) + entry(self.value_first(key, value))
+        out = make_processor({"summary": summary}).process(Payload(Signal.TRACES, raw=raw))
+        result = ExportTraceServiceRequest.FromString(out.raw)
+        assert len(result.resource_spans) == 2
+        assert secret not in str(result)

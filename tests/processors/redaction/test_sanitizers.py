@@ -42,3 +42,27 @@ class TestSql:
     def test_escaped_quotes_hex_and_floats(self):
         text = "INSERT INTO t VALUES ('it''s', 3.14, 1e9, 0xBEEF, E'a\\'b')"
         assert parts(text, sql.findings(text)) == ["'it''s'", "3.14", "1e9", "0xBEEF", "'a\\'b'"]
+
+
+class TestSqlInText:
+    @pytest.mark.parametrize(("text", "literals"), [
+        ("executing SELECT * FROM users WHERE email = 'a@b.c'", ["'a@b.c'"]),
+        ("slow query (1532 ms): UPDATE customers SET street = 'Via Roma 1' WHERE id = 991", ["'Via Roma 1'", "991"]),
+        ("INSERT INTO addresses (street, city) VALUES ('Rue Lepic 5', 'Lyon')", ["'Rue Lepic 5'", "'Lyon'"]),
+        ("DELETE FROM carts WHERE session_ref = 'c4rt77'", ["'c4rt77'"]),
+        ("failed: select id from users where last_name like 'nowak%'", ["'nowak%'"]),
+        ("user's query: SELECT id FROM t WHERE a = 'x'", ["'x'"]),  # the prose before it is not read
+    ])
+    def test_statements_with_a_literal_operand_lose_their_literals(self, text, literals):
+        assert parts(text, sql.free_text_findings(text)) == literals
+
+    @pytest.mark.parametrize("text", [
+        "please select an item from the list and click 'Buy'",
+        "couldn't update the profile: field 'nickname' is required",
+        "delete from favourites requested by 'mobile-app' client",
+        "it's 'ok' to retry, said the 'gateway'",
+        "SELECT id FROM orders WHERE customer_id = $1 LIMIT 50",  # placeholders only
+        "{'retries': 3, 'backoff': 'exponential'}",
+    ])
+    def test_prose_with_quotes_and_statements_without_literals_are_left_alone(self, text):
+        assert sql.free_text_findings(text) == []
