@@ -38,7 +38,7 @@ ScanEngine = Literal["auto", "hyperscan", "re2"]
 
 ALL_DETECTORS: tuple[str, ...] = tuple(DETECTORS)
 
-# Keys whose values are replaced whatever they hold (seed 004: message bodies, file
+# Keys whose values are replaced whatever they hold (message bodies, file
 # keys, tokens; plus the usual credentials). Searched anywhere in the key, ignoring case.
 DEFAULT_BLOCKED_KEYS: tuple[str, ...] = (
     r"(?i)passw(?:or)?d|passphrase",
