@@ -46,16 +46,30 @@ def _key_rule(key: str) -> int:
     return _PLAIN if key_policy(key) == PLAIN else _BY_POLICY
 
 
+# Strings up to this length are cleaned once per distinct (value, rule): hosts, routes, URLs, user agents
+# and addresses repeat from span to span (at most _TEXT_CACHE of them, about 2 MB).
+_CACHED_TEXT = 256
+_TEXT_CACHE = 8192
+
+
+def _clean_text(value: str, rule: int) -> str:
+    if rule == _PLAIN:
+        return scrub_text(value)
+    if rule == _IP:
+        return anonymise_ip(value) or ""
+    return scrub_text("?" + value)[1:]  # _QUERY
+
+
+_clean_text_cached = lru_cache(maxsize=_TEXT_CACHE)(_clean_text)
+
+
 def _clean_value(key: str, value: Any, rule: int, attributes: Any) -> Any:
     if isinstance(value, str):
-        if rule == _PLAIN:
-            return scrub_text(value)
         if rule == _STATEMENT:
             return sanitize_statement(value, attributes.get("db.system") or attributes.get("db.system.name"))
-        if rule == _IP:
-            return anonymise_ip(value) or ""
-        if rule == _QUERY:
-            return scrub_text("?" + value)[1:]
+        if rule != _BY_POLICY:
+            # The cached answer is an equal string, not always the same object: callers compare by value.
+            return _clean_text_cached(value, rule) if len(value) <= _CACHED_TEXT else _clean_text(value, rule)
     elif rule == _PLAIN and value.__class__ in _NUMBERS:
         return value
     cleaned = scrub_value(key, value)

@@ -27,15 +27,21 @@ from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import __version__ as _sqla_instr_version
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import TracerProvider
+from wrapt import wrap_function_wrapper
 
 from services.obs.engine_spans import trace_engine
 from services.obs.lean_spans import LeanTracer
 from services.obs.redis_spans import trace_redis
 from services.obs.upstream_internals import (
     DB_CLIENT_CONNECTIONS_USAGE,
+    REDIS_INSTRUMENTED_ATTR,
     EngineTracer,
     StabilitySignal,
     fastapi_telemetry_config,
+    redis_cluster_pipeline_unwrappable,
+    redis_command_wrapper,
+    redis_pipeline_wrapper,
+    redis_tracer,
     semconv_modes,
     semconv_schema_url,
     semconv_schema_url_for,
@@ -160,7 +166,33 @@ def instrument_fastapi(app: FastAPI, tracer_provider: TracerProvider, untraced_p
 def instrument_redis(client: Any, tracer_provider: TracerProvider, mode: Mode = "opentelemetry") -> Any:
     if mode == "lean":
         return trace_redis(client, lean_tracer(tracer_provider, "redis"))
+    if redis_cluster_pipeline_unwrappable(client):
+        return _instrument_redis_cluster(client, tracer_provider)
     RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider)
+    return client
+
+
+def _instrument_redis_cluster(client: Any, tracer_provider: TracerProvider) -> Any:
+    """A sync cluster client as ``RedisInstrumentor.instrument_client`` would do it, less the wrap that fails.
+
+    Its per-client path wraps each pipeline's ``immediate_execute_command``, which this redis-py's
+    ``ClusterPipeline`` does not have, so every ``pipeline()`` raised. The same wrappers, made by the
+    instrumentation's own factories with its own tracer, go on ``execute_command`` and each pipeline's
+    ``execute``, as its async-cluster path does: the spans are the instrumentation's.
+    """
+    if getattr(client, REDIS_INSTRUMENTED_ATTR, False):
+        return client
+    tracer = redis_tracer(tracer_provider)
+    command, pipeline_execute = redis_command_wrapper(tracer), redis_pipeline_wrapper(tracer)
+
+    def pipeline(func: Any, _instance: Any, args: Any, kwargs: Any) -> Any:
+        pipe = func(*args, **kwargs)
+        wrap_function_wrapper(pipe, "execute", pipeline_execute)
+        return pipe
+
+    wrap_function_wrapper(client, "execute_command", command)
+    wrap_function_wrapper(client, "pipeline", pipeline)
+    setattr(client, REDIS_INSTRUMENTED_ATTR, True)
     return client
 
 

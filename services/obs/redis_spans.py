@@ -6,7 +6,8 @@ the names and attributes opentelemetry-instrumentation-redis gives under the
 conventions ``OTEL_SEMCONV_STABILITY_OPT_IN`` selects: its own connection
 attributes (worked out once per client), ``db.statement`` or
 ``db.query.text`` as ``GET ?``, ``db.redis.args_length``,
-``db.redis.pipeline_length``. A cluster pipeline's span names its commands.
+``db.redis.pipeline_length``. A cluster pipeline's span names its commands;
+a cluster client's spans carry no connection attributes, as upstream's.
 What it saves against the upstream package: the connection attributes rebuilt
 and each attribute set through its own locked call on every command.
 
@@ -168,7 +169,10 @@ def trace_redis(client: Any, tracer: Tracer) -> Any:
     """Trace every command and pipeline of ``client``; a second call is a no-op."""
     if getattr(client, _MARK, False):
         return client
-    base = _Base(connection_attributes(client), statement_keys())
+    # A client without one pool (a cluster client): upstream reads the connection attributes off that pool
+    # and so sets none, db.system included; the lean spans give the same.
+    pooled = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None) is not None
+    base = _Base(connection_attributes(client) if pooled else {}, statement_keys())
     execute = client.execute_command
     traced = _traced_async if inspect.iscoroutinefunction(execute) else _traced_sync
     client.execute_command = traced(execute, tracer, base)

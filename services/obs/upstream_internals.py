@@ -51,6 +51,21 @@ from opentelemetry.instrumentation.redis.util import (
     _extract_conn_attributes as redis_conn_attributes,
 )
 
+# 2c. The Redis instrumentation's wrappers and tracer, for a sync cluster client whose pipelines its per-client
+#     path cannot wrap (instrument.instrument_redis; see REDIS_CLUSTER_PIPELINE_MISSING below).
+from opentelemetry.instrumentation.redis import (
+    _INSTRUMENTATION_ATTR as REDIS_INSTRUMENTED_ATTR,
+)
+from opentelemetry.instrumentation.redis import (
+    RedisInstrumentor,
+)
+from opentelemetry.instrumentation.redis import (
+    _traced_execute_factory as redis_command_wrapper,
+)
+from opentelemetry.instrumentation.redis import (
+    _traced_execute_pipeline_factory as redis_pipeline_wrapper,
+)
+
 # 3. SQLAlchemy's per-engine tracer, built directly (the instrumentor is a process-wide singleton), and the
 #    functions it works a statement's attributes out with (engine_spans: the lean SQL spans, the same attributes).
 #    engine_spans also calls EngineTracer's _operation_name and _set_db_client_span_attributes and reads its
@@ -75,6 +90,7 @@ __all__ = [
     "DB_CLIENT_CONNECTIONS_USAGE",
     "ENGINE_TRACER_LISTENER_HOOK",
     "ENGINE_TRACER_MEMBERS",
+    "REDIS_INSTRUMENTED_ATTR",
     "METRIC_READER_RECEIVE_HOOK",
     "SPAN_EXPORTER_TRANSLATE_HOOK",
     "EngineTracer",
@@ -87,7 +103,11 @@ __all__ = [
     "encode_resource",
     "fastapi_telemetry_config",
     "reader_aggregations",
+    "redis_cluster_pipeline_unwrappable",
+    "redis_command_wrapper",
     "redis_conn_attributes",
+    "redis_pipeline_wrapper",
+    "redis_tracer",
     "reset_semconv_opt_in",
     "sdk_tracer_parts",
     "semconv_modes",
@@ -114,6 +134,23 @@ ENGINE_TRACER_MEMBERS = ("_operation_name", "_set_db_client_span_attributes", "v
                          "_sem_conv_opt_in_mode_db", "_sem_conv_opt_in_mode_http")
 # 6. python-socketio's single event dispatch point (sockets.instrument_socketio wraps it per server).
 socketio_dispatch_name = "_trigger_event"
+
+
+# 6b. RedisInstrumentor._get_tracer: the tracer (scope, version, schema_url) its spans are made with.
+def redis_tracer(tracer_provider: Any) -> Any:
+    return RedisInstrumentor._get_tracer(tracer_provider=tracer_provider)
+
+
+def redis_cluster_pipeline_unwrappable(client: Any) -> bool:
+    """Whether the upstream per-client path fails on ``client``'s pipelines.
+
+    For a sync ``RedisCluster`` it wraps each pipeline's ``immediate_execute_command``, which redis-py's
+    ``ClusterPipeline`` no longer has (8.x): the wrap raises, so ``pipeline()`` fails in the caller's request.
+    """
+    import redis.cluster
+
+    return (isinstance(client, redis.cluster.RedisCluster)
+            and not hasattr(redis.cluster.ClusterPipeline, "immediate_execute_command"))
 
 
 # 7. The SDK Tracer's undocumented attributes a lean span runs on (lean_spans.LeanTracer).
@@ -191,6 +228,8 @@ def check() -> list[str]:
     temporalities, aggregations = reader_aggregations(InMemoryMetricReader())
     if temporalities is None or aggregations is None:
         missing.append("opentelemetry.sdk.metrics.export.MetricReader._instrument_class_temporality/_aggregation")
+    if not callable(getattr(RedisInstrumentor, "_get_tracer", None)):
+        missing.append("opentelemetry.instrumentation.redis.RedisInstrumentor._get_tracer")
     for member in ("_initialize", "_get_opentelemetry_stability_opt_in_mode", "_initialized"):
         if not hasattr(SemconvStability, member):
             missing.append(f"opentelemetry.instrumentation._semconv._OpenTelemetrySemanticConventionStability.{member}")

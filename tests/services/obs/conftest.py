@@ -1,11 +1,15 @@
-"""Fixtures: admin headers; a tracer whose finished spans are kept in memory."""
+"""Fixtures: admin headers; a tracer whose finished spans are kept in memory; a three-node Redis Cluster."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.services.obs.redis_cluster import redis_cluster as three_node_cluster
 
 ADMIN_TOKEN = "a" * 24
 
@@ -22,3 +26,10 @@ def traced() -> tuple[object, InMemorySpanExporter]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
     return provider.get_tracer("test"), spans
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A three-node Redis Cluster: what a cluster client and its pipelines talk to (the port of one node)."""
+    with three_node_cluster(tmp_path_factory.mktemp("redis-cluster")) as ports:
+        yield ports[0]

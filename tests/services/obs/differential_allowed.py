@@ -77,12 +77,6 @@ ALLOWED = Allowed([
         "whole template ('/api/things/{thing_id}'), which does not merge every route under the mount.",
         lambda label, opt_in: label == "mounted", upstream=_mounted_route, lean=_mounted_route),
     Difference(
-        "A Redis cluster pipeline: the upstream instrumentation fails the request (wrapt cannot find "
-        "ClusterPipeline.immediate_execute_command on this redis-py); the lean mode makes its pipeline span "
-        "and the request succeeds. Only the spans of the request are compared there, not its outcome.",
-        lambda label, opt_in: label == "redis cluster pipeline",
-        upstream=lambda span: span.clear(), lean=lambda span: span.clear()),
-    Difference(
         "The scope: lean spans are obs's own (services.obs.<library>, obs's version), where upstream's are "
         "the instrumentation package's name and version. The schema_url is the same.",
         lambda label, opt_in: True, upstream=_upstream_scope_version, lean=_scope_name_and_version),

@@ -5,8 +5,8 @@ parent, every attribute key and value, status, events, links, scope) with
 only the values that differ from run to run masked (ids, timestamps, ports
 handed out by the OS, stack traces). The two modes must give the same, except
 for the reviewed differences in ``differential_allowed.py`` beside this file.
-Real Redis and PostgreSQL from tests/conftest.py; a one-node Redis cluster
-started here; SQLite for the SQL error.
+Real Redis and PostgreSQL from tests/conftest.py; a three-node Redis Cluster
+(tests/services/obs/conftest.py); SQLite for the SQL error.
 """
 
 from __future__ import annotations
@@ -30,32 +30,12 @@ from starlette.websockets import WebSocket
 from tests.services.obs import semconv
 from tests.services.obs.capture import build_app
 from tests.services.obs.differential_allowed import ALLOWED, LEAN_REJECTS
-from tests.support.procs import free_port, require_tool, running
 from tests.support.servers import PostgresServer, RedisServer
 
 OPT_INS = ["", "http", "database", "http/dup"]
 # Values that differ from one run to the next, masked before the comparison.
 _VARIABLE = frozenset({"http.request_id", "client.port", "net.peer.port", "exception.stacktrace",
                        "server.port", "net.host.port"})
-
-
-@pytest.fixture(scope="module")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A one-node Redis cluster (every slot on it): what a cluster client and its pipelines talk to."""
-    tmp = tmp_path_factory.mktemp("redis-cluster")
-    port = free_port()
-    argv = [require_tool("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(tmp), "--cluster-enabled", "yes",
-            "--cluster-config-file", str(tmp / "nodes.conf"), "--cluster-port", str(free_port())]
-    with running(argv, port=port, log=tmp / "redis.log"):
-        admin = redis.Redis(port=port)
-        admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
-        deadline = time.monotonic() + 20
-        while admin.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") < 0:
-            assert time.monotonic() < deadline, "the one-node cluster did not come up"
-            time.sleep(0.1)
-        admin.close()
-        yield port
 
 
 def _downstream() -> FastAPI:
@@ -124,8 +104,9 @@ def _make_app(mode: str, redis_url: str, cluster_port: int, pg_url: str, sqlite:
     @app.get("/redis/cluster")
     def redis_cluster_pipe() -> dict[str, Any]:
         pipe = cluster.pipeline()
-        pipe.set("diff:c", "1")
-        pipe.get("diff:c")
+        pipe.set("diff:c", "1")  # the three keys' slots are on three different nodes
+        pipe.set("diff:d", "2")
+        pipe.get("diff:b")
         return {"n": len(pipe.execute())}
 
     @app.get("/sql/error")
@@ -182,7 +163,7 @@ def _requests(client: TestClient) -> Iterator[str]:
     yield "redis command"
     client.get("/redis/watch")
     yield "redis pipeline with WATCH"
-    client.get("/redis/cluster")
+    assert client.get("/redis/cluster").json() == {"n": 3}
     yield "redis cluster pipeline"
     client.get("/sql/error")
     yield "sql error"
@@ -288,7 +269,7 @@ def test_lean_refuses_at_init_a_standard_switch_it_cannot_honour(
 
 
 def test_a_lean_cluster_pipeline_span_names_its_commands(redis_cluster: int, traced) -> None:
-    """Compared with nothing upstream: its instrumentation fails a cluster pipeline (differential_allowed.py)."""
+    """The lean Redis spans on a cluster client alone, without obs.init."""
     from services.obs.redis_spans import trace_redis
 
     tracer, spans = traced
