@@ -26,6 +26,7 @@ value (a host, a route, a statement with placeholders) is looked at once.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -150,16 +151,18 @@ class Splicer:
         hits = sorted({e - 1 for e in ends})
         if not hits:
             return None, 0, {}
-        self._tally: Tally = {}
-        self._taint = self.rules.taint()
-        self._signal = signal
-        self._items = 0
-        self._hits = hits
+        # A request's state lives on a copy: the server may run two requests at once on its
+        # worker threads. The copy shares the caches (plain dict reads and writes).
+        job = copy.copy(self)
+        job._tally, job._taint, job._signal, job._items, job._hits = {}, self.rules.taint(), signal, 0, hits
+        job.cache_hits = 0
         try:
-            out = self._message(raw, 0, len(raw), SPECS[signal], 0)
+            out = job._message(raw, 0, len(raw), SPECS[signal], 0)
         except (IndexError, UnicodeDecodeError):
             raise Fallback("unreadable") from None
-        return (None if out is None else out[0]), self._items, self._tally
+        finally:
+            self.cache_hits += job.cache_hits
+        return (None if out is None else out[0]), job._items, job._tally
 
     # --- messages ----------------------------------------------------------------
 

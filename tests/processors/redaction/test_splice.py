@@ -174,6 +174,19 @@ def test_bytes_that_do_not_parse_are_refused_as_the_walk_refuses_them():
         pair.proc.splicer.edit(raw, Signal.TRACES, [len(raw) - 3])
 
 
+def test_requests_edited_at_once_on_several_threads_keep_their_own_state():
+    """The server runs large requests on worker threads, two at once, through one processor."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pair = Pair(CONFIGS["pipeline"])
+    raws = [realshape.spans(1.0, n=64, seed=s).SerializeToString() for s in range(8)]
+    want = [ExportTraceServiceRequest.FromString(pair.ref.process(Payload(Signal.TRACES, raw=r)).raw) for r in raws]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            outs = list(pool.map(lambda r: pair.proc.process(Payload(Signal.TRACES, raw=r)).raw, raws))
+            assert [ExportTraceServiceRequest.FromString(o) for o in outs] == want
+
+
 # --- generated requests ----------------------------------------------------------------
 
 _TEXTS = st.sampled_from([
