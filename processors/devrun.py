@@ -224,10 +224,15 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
               f"recommendations: http://127.0.0.1:{CROSSSELL_API_PORT}/api/v1/accounts")
         if stores:
             print(_stores_note())
+        # Polled as a load balancer's health check would: the outbound dashboard shows /health's answers.
+        probes = [f"http://127.0.0.1:{OUTBOUND_PORTS_BY_NAME['outbound']}/health"] if "outbound-traffic" in extra else []
         started = time.monotonic()
         while duration is None or time.monotonic() - started < duration:
             time.sleep(2)
             drivers.tick()
+            for url in probes:
+                with contextlib.suppress(OSError):  # a 503 (HTTPError) is an answer too
+                    urllib.request.urlopen(url, timeout=2).close()
             for name, p in procs:
                 if p.poll() is not None:
                     print(f"{name} exited with {p.returncode}; see {VAR / 'logs' / (name + '.log')}", file=sys.stderr)
@@ -272,7 +277,10 @@ def _start_outbound(env: dict[str, str], started: list[tuple[str, subprocess.Pop
     own = {**env, "AMQP_URL": amqp_url, "META_API_URL": f"http://127.0.0.1:{standin}",
            "TENANT_SERVICE_URL": f"http://127.0.0.1:{tenants}",
            "TENANT_SERVICE_SECRET": _local_secret("TENANT_SERVICE_SECRET", "tenant-service.key"),
-           "TENANT_SERVICE_ADMIN_TOKEN": _local_secret("TENANT_SERVICE_ADMIN_TOKEN", "tenant-service-admin.token")}
+           "TENANT_SERVICE_ADMIN_TOKEN": _local_secret("TENANT_SERVICE_ADMIN_TOKEN", "tenant-service-admin.token"),
+           # Credentials kept 10 s, not 5 min: the traffic's credential failures every third round reach the
+           # tenant service instead of the cache.
+           "CREDENTIAL_CACHE_TTL_S": "10"}
     parts = {"outbound-tenants": (tenants, "services.outbound.tenants"),
              "outbound-standin": (standin, "services.outbound.standin"), "outbound": (service, "services.outbound.app")}
     for name, (port, module) in parts.items():

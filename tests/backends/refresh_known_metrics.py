@@ -71,11 +71,15 @@ def platform_series() -> tuple[str, ...]:
     return (*SEED_SERIES, *SERIES)
 
 
-def pipeline_names(warmup: float = 45.0) -> dict[int, set[str]]:
-    proc = subprocess.Popen([str(REPO / ".venv/bin/otelproc"), "run", "--duration", str(int(warmup) + 30)],
+def pipeline_names(warmup: float = 45.0, patience: float = 60.0) -> dict[int, set[str]]:
+    proc = subprocess.Popen([str(REPO / ".venv/bin/otelproc"), "run", "--duration", str(int(warmup + patience) + 30)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         time.sleep(warmup)
+        # RabbitMQ's boot delays the outbound traffic: its retries and credential failures may take longer.
+        deadline = time.monotonic() + patience
+        while not set(platform_series()) <= series_names(scrape(8889)) and time.monotonic() < deadline:
+            time.sleep(2)
         names = {port: series_names(scrape(port)) for port in PIPELINE_TARGETS}
         empty = [port for port, found in names.items() if not found]
         if empty:

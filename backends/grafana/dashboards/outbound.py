@@ -68,8 +68,10 @@ def build() -> Dashboard:
         .panel(graph("Credential fetch latency p95",
                      (p95("credential_fetch_duration_seconds", "cached"), "cached={{cached}}"), unit="s"))
         .row("HTTP")
-        .panel(graph("Service HTTP requests by route and status",
-                     (_by("route, status", "outbound_http_requests_total"), "{{route}} {{status}}"), unit="reqps",
-                     width=24))
+        .panel(graph("/health answers by status",
+                     (_by("route, status", "outbound_http_requests_total", 'route=~"/health.*"'),
+                      "{{route}} {{status}}"), unit="reqps", width=24,
+                     description="503 while RabbitMQ or the tenant service fails (/health) or RabbitMQ is "
+                                 "unreachable (/health/ready)."))
         .build()
     )
