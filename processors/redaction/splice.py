@@ -154,7 +154,7 @@ class Splicer:
         # A request's state lives on a copy: the server may run two requests at once on its
         # worker threads. The copy shares the caches (plain dict reads and writes).
         job = copy.copy(self)
-        job._tally, job._taint, job._signal, job._items, job._hits = {}, self.rules.taint(), signal, 0, hits
+        job._tally, job._taint, job._signal, job._items, job._hits = {}, None, signal, 0, hits
         job.cache_hits = 0
         try:
             out = job._message(raw, 0, len(raw), SPECS[signal], 0)
@@ -259,10 +259,10 @@ class Splicer:
     def _entry(self, buf: bytes, start: int, end: int, spec: dict[int, tuple], h: int):
         """A resource or scope entry: a record of its own, but for the entries and items in it."""
         outer = self._taint
-        self._taint = self.rules.taint()
+        self._taint = None  # made when a value in it spreads (see _spread)
         try:
             out = self._message(buf, start, end, spec, h)
-            if self._taint and _repeats(self._taint, out[0] if out else buf[start:end]):
+            if self._taint is not None and _repeats(self._taint, out[0] if out else buf[start:end]):
                 raise Fallback("a replaced value repeats elsewhere in its resource or scope")
         finally:
             self._taint = outer
@@ -274,10 +274,10 @@ class Splicer:
         something the splice does not read (events, maps, a key to rewrite...)."""
         self._items += 1
         outer_tally, outer_taint = self._tally, self._taint
-        self._tally, self._taint = {}, self.rules.taint()
+        self._tally, self._taint = {}, None
         try:
             out = self._message(buf, start, end, spec, h)
-            redo = bool(self._taint) and _repeats(self._taint, out[0] if out else buf[start:end])
+            redo = self._taint is not None and _repeats(self._taint, out[0] if out else buf[start:end])
         except (Fallback, IndexError, UnicodeDecodeError):
             redo = True
         finally:
@@ -362,7 +362,7 @@ class Splicer:
             for key, n in counts:
                 tally[key] = tally.get(key, 0) + n
         if taint is not None:
-            self._taint.update(taint)
+            self._spread(taint)
         return out
 
     # --- attributes -------------------------------------------------------------------
@@ -409,7 +409,17 @@ class Splicer:
         if action is not KeyAction.VALUE and action is not KeyAction.BLOCK:
             raise Fallback("a key that is rewritten or dropped")  # renames keep keys unique map-wide
         key = key_bytes.decode("utf-8")
-        s_start, s_end = _only_string(buf, value_at, value_end, scalar_ok=True)
+        # The common case inlined: the value is one string_value of a length of one or two bytes.
+        b = buf[value_at] if value_at < value_end else -1
+        s_end = value_end
+        if b == 0x0A and buf[value_at + 1] < 0x80 and value_at + 2 + buf[value_at + 1] == value_end:
+            s_start = value_at + 2
+        elif (b == 0x0A and buf[value_at + 2] < 0x80
+              and value_at + 3 + ((buf[value_at + 1] & 0x7F) | (buf[value_at + 2] << 7)) == value_end
+              and buf[value_at + 1] >= 0x80):
+            s_start = value_at + 3
+        else:
+            s_start, s_end = _only_string(buf, value_at, value_end, scalar_ok=True)
         if s_start >= 0 and action is KeyAction.VALUE:
             if s_start == s_end:
                 return None
@@ -453,8 +463,14 @@ class Splicer:
         for k, n in tally.items():
             self._tally[k] = self._tally.get(k, 0) + n
         if ch.taint:
-            self._taint.update(ch.taint)
+            self._spread(ch.taint)
         return _DROPPED if drop else v.SerializeToString()
+
+    def _spread(self, taint: Any) -> None:
+        """Values replaced in the current record that the walk would look for in the rest of it."""
+        if self._taint is None:
+            self._taint = self.rules.taint()
+        self._taint.update(taint)
 
     def _remember(self, cache_key: tuple, data: bytes, hit: tuple) -> None:
         if len(data) <= CACHE_MAX_VALUE_LENGTH and self._cache_size:
