@@ -155,10 +155,12 @@ def test_each_dashboard_is_well_formed(name):
         assert all(t["expr"].strip() for t in p["targets"])
 
 
-def test_the_dashboards_cover_ingest_sessions_divan_and_the_pipeline():
+def test_the_dashboards_cover_every_service_and_the_pipeline():
     titles = {d["uid"]: {p["title"] for p in panels(d)} for d in dashboard_json().values()}
     assert set(titles) == {"otelpipe-whatsapp-ingest", "otelpipe-whatsapp-sessions", "otelpipe-divan",
-                           "otelpipe-pipeline"}
+                           "otelpipe-pipeline", "otelpipe-outbound", "otelpipe-crosssell"}
+    assert {"Breaker state per tenant", "Queue depth by queue"} <= titles["otelpipe-outbound"]
+    assert {"Inference latency", "Availability burn rate", "Sync records by org"} <= titles["otelpipe-crosssell"]
     assert {"401/403 refusals a minute", "429 refusals a minute", "Recent failures (time range)"} <= \
         titles["otelpipe-whatsapp-ingest"]
     assert {"Redis and PostgreSQL", "Chat and proximity", "Backend overview"} <= titles["otelpipe-divan"]
