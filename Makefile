@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean stores kustomize load load-local telemetrygen interop-js
+.PHONY: run test test-fast bench fuzz collector collector-datadog venv system-deps clean stores kustomize load load-local telemetrygen interop-js native bench-contrib
 
 $(VENV)/.installed: pyproject.toml
 	@echo "==> python venv ($(VENV))"
@@ -14,7 +14,12 @@ $(VENV)/.installed: pyproject.toml
 	@$(PIP) install -q -e '.[services,dev]'
 	@touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed native
+
+# The redaction splice's compiled field reader (native/redaction_wire, Rust + pyo3), cached by
+# source hash; without cargo the pure-Python reader is used (scripts/build-native.sh).
+native:
+	@scripts/build-native.sh
 
 # The servers the tests start: redis-server, PostgreSQL, Prometheus/promtool, Alertmanager/amtool (apt).
 system-deps:
