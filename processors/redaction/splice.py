@@ -38,6 +38,11 @@ from processors.redaction.rules import CACHE_MAX_VALUE_LENGTH, TEXT, KeyAction, 
 from processors.redaction.walk import LAYOUTS as _LAYOUTS
 from processors.redaction.walk import Record, Walker
 
+try:  # the compiled field reader, built from native/redaction_wire (`make native`)
+    from processors.redaction import _wire as _native
+except ImportError:  # pragma: no cover - the Python reader below does the same
+    _native = None
+
 _LEN = 2
 
 
@@ -74,15 +79,18 @@ def _request(item_spec: dict[int, tuple]) -> dict[int, tuple]:
 SPECS = {Signal.TRACES: _request(_SPAN), Signal.LOGS: _request(_LOG)}
 
 
-def _index(spec: dict[int, tuple], out: dict[int, dict[int, tuple]]) -> None:
-    """Each spec by the full tag of its length-delimited fields, as the hot loop reads them."""
-    out[id(spec)] = {(field << 3) | 2: kind for field, kind in spec.items()}
+def _index(spec: dict[int, tuple], out: dict[int, tuple[dict[int, tuple], int, int]]) -> None:
+    """Each spec as the field reader takes it: kinds by the full tag of their length-delimited
+    fields, and bit masks of its field numbers and of the singular ones among them."""
+    known = sum(1 << field for field in spec)
+    singular = sum(1 << field for field, kind in spec.items() if kind[0] is not _KV and kind[0] is not _EACH)
+    out[id(spec)] = ({(field << 3) | 2: kind for field, kind in spec.items()}, known, singular)
     for kind in spec.values():
         if kind[0] in (_MSG, _EACH) and id(kind[1]) not in out:
             _index(kind[1], out)
 
 
-_BY_TAG: dict[int, dict[int, tuple]] = {}
+_BY_TAG: dict[int, tuple[dict[int, tuple], int, int]] = {}
 for _spec in SPECS.values():
     _index(_spec, _BY_TAG)
 
@@ -130,10 +138,82 @@ def _field_end(buf: bytes, pos: int, end: int, wire_type: int) -> int:
     return pos
 
 
+class PyFields:
+    """The field reader in Python, the same as the compiled one (native/redaction_wire), which
+    is used when it is built: ``hit_fields`` walks the fields of ``buf[start:end]`` by tag and
+    length and returns ``(tag, tag_at, len_at, value_start, value_end, h)`` for each
+    length-delimited field whose number is set in ``known`` and whose value holds a hit (``h``:
+    the index of the first hit at or after the value). ValueError where the splice falls back:
+    a known field of another wire type, a field in ``singular`` given twice, framing that does
+    not add up."""
+
+    __slots__ = ("buf", "hits")
+
+    def __init__(self, buf: bytes, hits: list[int]) -> None:
+        self.buf, self.hits = buf, hits
+
+    def hit_fields(self, start: int, end: int, h: int, known: int, singular: int) -> list[tuple[int, ...]]:
+        # The hot loop: one iteration per field, varints of one or two bytes inlined.
+        buf, hits = self.buf, self.hits
+        n_hits = len(hits)
+        if end > len(buf) or start > end:
+            raise ValueError("field runs past its parent")
+        out = []
+        seen = 0
+        pos = start
+        try:
+            while pos < end:
+                tag_at = pos
+                tag = buf[pos]
+                if tag < 0x80:
+                    pos += 1
+                else:
+                    tag, pos = _varint(buf, pos)
+                bit = 1 << (tag >> 3) if tag >> 3 < 64 else 0
+                if tag & 7 != _LEN:
+                    if known & bit:
+                        raise ValueError("a known field of an unexpected wire type")
+                    pos = _field_end(buf, pos, end, tag & 7)
+                    continue
+                len_at = pos
+                b = buf[pos]
+                if b < 0x80:
+                    length, pos = b, pos + 1
+                elif buf[pos + 1] < 0x80:
+                    length, pos = (b & 0x7F) | (buf[pos + 1] << 7), pos + 2
+                else:
+                    length, pos = _varint(buf, pos)
+                fend = pos + length
+                if fend > end:
+                    raise ValueError("field runs past its parent")
+                if not known & bit:
+                    pos = fend
+                    continue
+                if singular & bit:
+                    if seen & bit:
+                        raise ValueError("a singular field given twice")
+                    seen |= bit
+                while h < n_hits and hits[h] < pos:
+                    h += 1
+                if h < n_hits and hits[h] < fend:
+                    out.append((tag, tag_at, len_at, pos, fend, h))
+                pos = fend
+        except (IndexError, Fallback) as exc:
+            raise ValueError(str(exc) or "truncated") from None
+        if pos != end:
+            raise ValueError("field runs past its parent")
+        return out
+
+
 class Splicer:
     """Applies the walker's rules to a raw request, writing only what changes."""
 
-    def __init__(self, walker: Walker, cache_size: int) -> None:
+    def __init__(self, walker: Walker, cache_size: int, *, native: bool | None = None) -> None:
+        """``native``: the compiled field reader (processors/redaction/_wire, from native/);
+        None uses it when it is installed, False keeps to the pure-Python one."""
+        self.native = (_native is not None) if native is None else native
+        if self.native and _native is None:
+            raise ImportError("processors.redaction._wire is not built: `make native`")
         self.walker = walker
         self.rules = walker.rules
         self.key_rule = walker.key_rule
@@ -155,6 +235,7 @@ class Splicer:
         # worker threads. The copy shares the caches (plain dict reads and writes).
         job = copy.copy(self)
         job._tally, job._taint, job._signal, job._items, job._hits = {}, None, signal, 0, hits
+        job._fields = (_native.Fields if self.native else PyFields)(raw, hits)
         job.cache_hits = 0
         try:
             out = job._message(raw, 0, len(raw), SPECS[signal], 0)
@@ -169,58 +250,18 @@ class Splicer:
     def _message(self, buf: bytes, start: int, end: int, spec: dict[int, tuple], h: int) -> tuple[bytes, int] | None:
         """The new bytes of buf[start:end] (a message's content) and the first hit index past
         it, or None when nothing in it changed. ``h`` indexes the first hit at or after start."""
-        # The hot loop: one iteration per field, varints of one or two bytes inlined.
-        hits, n_hits = self._hits, len(self._hits)
-        by_tag = _BY_TAG[id(spec)]
+        by_tag, known, singular = _BY_TAG[id(spec)]
+        try:
+            fields = self._fields.hit_fields(start, end, h, known, singular)
+        except ValueError as exc:
+            raise Fallback(str(exc)) from None
         pieces: list[bytes] | None = None
         copied = start  # buf[start:copied] is in pieces already
-        seen: set[int] | None = None
-        pos = start
-        while pos < end:
-            tag_at = pos
-            tag = buf[pos]
-            if tag < 0x80:
-                pos += 1
-            else:
-                tag, pos = _varint(buf, pos)
-            if tag & 7 != _LEN:
-                if tag >> 3 in spec:
-                    raise Fallback("a known field of an unexpected wire type")
-                pos = _field_end(buf, pos, end, tag & 7)
-                continue
-            len_at = pos
-            b = buf[pos]
-            if b < 0x80:
-                length, pos = b, pos + 1
-            elif buf[pos + 1] < 0x80:
-                length, pos = (b & 0x7F) | (buf[pos + 1] << 7), pos + 2
-            else:
-                length, pos = _varint(buf, pos)
-            fend = pos + length
-            kind = by_tag.get(tag)
-            if kind is None:
-                if fend > end:
-                    raise Fallback("field runs past its parent")
-                pos = fend
-                continue
-            if fend > end:
-                raise Fallback("field runs past its parent")
-            if kind[0] is not _KV and kind[0] is not _EACH:
-                if seen is None:
-                    seen = set()
-                elif tag in seen:
-                    raise Fallback("a singular field given twice")
-                seen.add(tag)
-            while h < n_hits and hits[h] < pos:
-                h += 1
-            if h == n_hits or hits[h] >= fend:
-                pos = fend
-                continue  # no hit inside: as it is
-            new = self._field(buf, pos, fend, kind, h)
+        for tag, tag_at, len_at, pos, fend, at in fields:
+            new = self._field(buf, pos, fend, by_tag[tag], at)
             if new is None:
-                pos = fend
                 continue
-            body, h = new
+            body, _ = new
             if pieces is None:
                 pieces = []
             pieces.append(buf[copied:tag_at])
@@ -228,13 +269,11 @@ class Splicer:
                 pieces.append(buf[tag_at:len_at])
                 pieces.append(encode_varint(len(body)))
                 pieces.append(body)
-            copied = pos = fend
-        if pos != end:
-            raise Fallback("field runs past its parent")
+            copied = fend
         if pieces is None:
             return None
         pieces.append(buf[copied:end])
-        return b"".join(pieces), h
+        return b"".join(pieces), self._past(end, h)
 
     def _field(self, buf: bytes, start: int, end: int, kind: tuple, h: int):
         what = kind[0]
