@@ -68,7 +68,7 @@ collector-datadog:
 run: venv
 	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: gateway mode"
 	@$(MAKE) --no-print-directory stores || echo "==> no trace and log store build: the Collector ends at its file sinks and Prometheus"
-	@$(VENV)/bin/otelproc run
+	@$(VENV)/bin/python -m devrun
 
 test: system-deps venv collector stores kustomize telemetrygen interop-js
 	@$(PY) -m pytest $(PYTEST_ARGS)

@@ -38,14 +38,14 @@ from services.outbound.localbroker import (
     rabbitmq_server_path,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]  # devrun/ sits at the repository root
 VAR = REPO / "var"
 SINKS = VAR / "sinks"
 OTELCOL = REPO / "bin" / "otelcol"
 JAEGER = REPO / "bin" / "jaeger"
 VICTORIALOGS = REPO / "bin" / "victoria-logs"
 BACKENDS_OVERLAY = REPO / "collector" / "overlays" / "backends.yaml"
-CONFIGS = Path(__file__).resolve().parent / "configs"
+CONFIGS = REPO / "processors" / "configs"
 
 COLLECTOR_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 14317: "otlp/processed", 8889: "prometheus exporter",
                    13133: "health_check", 8888: "otelcol self-metrics"}

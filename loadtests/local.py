@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from processors import devrun
+import devrun
 
 REPO = devrun.REPO
 OUT = devrun.VAR / "loadtests"

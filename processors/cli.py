@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind}: {', '.join(reg.available(kind))}")
         return 0
     if args.command == "run":
-        from processors.devrun import run_demo
+        from devrun import run_demo
 
         return run_demo(duration=args.duration, force_gateway=args.gateway)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from processors import devrun
+import devrun
 from tests.deploy.test_compose import collector_files, collectors
 from tests.deploy.test_k8s import configmap, one
 from tests.support.procs import REPO

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from processors.devrun import sigterm_as_interrupt
+from devrun import sigterm_as_interrupt
 
 
 def test_sigterm_becomes_a_keyboard_interrupt_inside_and_the_old_handler_returns_after() -> None:
@@ -18,7 +18,7 @@ def test_sigterm_becomes_a_keyboard_interrupt_inside_and_the_old_handler_returns
 
 
 def test_the_outbound_and_crosssell_ports_follow_the_other_services_and_clash_with_nothing() -> None:
-    from processors import devrun
+    import devrun
 
     assert (devrun.OUTBOUND_PORTS_BY_NAME["outbound"], devrun.CROSSSELL_API_PORT) == (8004, 8005)
     assert max(devrun.SERVICES.values()) < 8004
@@ -30,7 +30,7 @@ def test_the_outbound_and_crosssell_ports_follow_the_other_services_and_clash_wi
 
 def test_without_rabbitmq_server_the_outbound_service_says_so_in_one_line_and_nothing_starts(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from processors import devrun
+    import devrun
 
     monkeypatch.setattr(devrun, "rabbitmq_server_path", lambda: None)
     started: list = []

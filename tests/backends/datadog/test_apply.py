@@ -112,7 +112,7 @@ def test_http_check_covers_each_service_metrics_and_readiness():
     ports `make run` and compose give them, and the admin token from the secrets backend."""
     import yaml
 
-    from processors.devrun import SERVICES
+    from devrun import SERVICES
 
     conf = yaml.safe_load((REPO / "backends/datadog/conf.d/http_check.d/conf.yaml").read_text())
     urls = {i["url"] for i in conf["instances"]}
