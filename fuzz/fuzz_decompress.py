@@ -1,4 +1,4 @@
-"""Fuzz target: processors.receivers.http._decompress, the bounded gzip/deflate
+"""Fuzz target: processors.standalone.otlp_http._decompress, the bounded gzip/deflate
 decoder of the OTLP/HTTP receiver.
 
 Invariant: it never returns more than the limit for a compressed body, and
@@ -33,8 +33,8 @@ import zlib
 
 import atheris
 
-with atheris.instrument_imports(include=["processors.receivers.http"]):
-    from processors.receivers.http import _decompress, _TooLarge
+with atheris.instrument_imports(include=["processors.standalone.otlp_http"]):
+    from processors.standalone.otlp_http import _decompress, _TooLarge
 
 from _support import pick, run
 

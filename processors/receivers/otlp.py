@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field
 
 from processors.api import Consumer, CreateSettings, Receiver, Signal
 from processors.config import ComponentConfig
-from processors.receivers.http import HttpLimits, HttpServer
+from processors.standalone.otlp_http import HttpLimits, HttpServer
 from processors.registry import Factory
 from processors.server import SERVICE_NAMES, Admission, build_grpc_server, set_serving
 from processors.telemetry import SelfTelemetry

@@ -15,7 +15,7 @@ import pytest
 from bench.common import span_request
 from processors.api import Exporter, Payload
 from processors.config import ComponentConfig, ConfigError, parse_config
-from processors.receivers.http import _decompress, _TooLarge
+from processors.standalone.otlp_http import _decompress, _TooLarge
 from processors.receivers.otlp import parse_duration
 from processors.registry import Factory, Registry
 from tests.processors.conftest import serving
