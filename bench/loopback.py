@@ -120,24 +120,32 @@ def otelproc(config_yaml: str, next_hop: int, env: dict[str, str] | None = None)
 
 
 def drive(port: int, body: bytes | list[bytes], items: int, *, seconds: float = 3.0, concurrency: int = 4,
-          name: str = "", method: str = TRACE_EXPORT, rate: float | None = None) -> Rate:
+          name: str = "", method: str = TRACE_EXPORT, rate: float | None = None, connections: int = 1) -> Rate:
     """Send ``body`` (``items`` items each; a list is sent in turn) from ``concurrency`` callers for
     ``seconds``: as fast as they are answered, or ``rate`` requests per second in all (each caller
-    keeps its own schedule, so a slow answer does not lower the offered rate)."""
+    keeps its own schedule, so a slow answer does not lower the offered rate). The callers share
+    ``connections`` TCP connections: a server with several processes on one SO_REUSEPORT port
+    gets each connection in one of them, as it would from several senders."""
     bodies = body if isinstance(body, list) else [body]
 
     async def run() -> Rate:
         latencies: list[float] = []
         errors = 0
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}",
-                                             options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
-            call = ch.unary_unary(method, request_serializer=None, response_deserializer=None)
-            for b in bodies[:3]:  # warm up
-                await call(b, timeout=30)
+        # A subchannel pool per channel: otherwise channels with the same target share one connection.
+        options = [("grpc.max_send_message_length", 64 << 20), ("grpc.use_local_subchannel_pool", 1)]
+        async with contextlib.AsyncExitStack() as stack:
+            calls = []
+            for _ in range(max(1, connections)):
+                ch = await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options))
+                calls.append(ch.unary_unary(method, request_serializer=None, response_deserializer=None))
+            for call in calls:
+                for b in bodies[:3]:  # warm up
+                    await call(b, timeout=30)
             stop_at = time.perf_counter() + seconds
 
             async def worker(w: int) -> None:
                 nonlocal errors
+                call = calls[w % len(calls)]
                 i = w
                 interval = concurrency / rate if rate else 0.0
                 next_at = time.perf_counter() + interval * w / concurrency
