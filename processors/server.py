@@ -177,8 +177,10 @@ class _Unimplemented(grpc.GenericRpcHandler):
 
 
 def build_grpc_server(endpoint: str, admissions: Mapping[Signal, Admission], *, max_recv_bytes: int,
-                      max_concurrent_rpcs: int | None = None) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
-    """A grpc.aio server with the OTLP services we have pipelines for, health and reflection.
+                      max_concurrent_rpcs: int | None = None, credentials: grpc.ServerCredentials | None = None,
+                      ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+    """A grpc.aio server with the OTLP services we have pipelines for, health and reflection;
+    TLS when ``credentials`` are given (``processors.tls.grpc_server_credentials``), else cleartext.
 
     Returns the server (not started), its health servicer and the bound port.
     """
@@ -202,7 +204,7 @@ def build_grpc_server(endpoint: str, admissions: Mapping[Signal, Admission], *, 
     if admissions:
         server.add_generic_rpc_handlers((_Unimplemented(next(iter(admissions.values())).telemetry),))
     try:
-        port = server.add_insecure_port(endpoint)
+        port = server.add_secure_port(endpoint, credentials) if credentials else server.add_insecure_port(endpoint)
     except RuntimeError:  # grpc's "Failed to bind": the address is taken, or not ours
         port = 0
     if port == 0:

@@ -14,6 +14,7 @@ from processors.standalone.otlp_http import HttpLimits, HttpServer
 from processors.registry import Factory
 from processors.server import SERVICE_NAMES, Admission, build_grpc_server, set_serving
 from processors.telemetry import SelfTelemetry
+from processors.tls import GrpcServerTLSConfig, TLSServerConfig, grpc_server_credentials, server_ssl_context
 
 _MIB = 1024 * 1024
 
@@ -26,6 +27,10 @@ class GrpcConfig(ComponentConfig):
     )
     max_concurrent_streams: int | None = Field(
         default=None, gt=0, description="Concurrent requests before RESOURCE_EXHAUSTED (default: unbounded)"
+    )
+    tls: GrpcServerTLSConfig | None = Field(
+        default=None, description="TLS, the Collector's server keys; client_ca_file makes it mTLS (default: unset, "
+                                  "cleartext)",
     )
 
 
@@ -75,6 +80,10 @@ class HttpConfig(ComponentConfig):
         description="Open connections at most; one more gets 503 with Retry-After and is closed at once (default 512; "
                     "not a Collector key)",
     )
+    tls: TLSServerConfig | None = Field(
+        default=None, description="TLS, the Collector's server keys; client_ca_file makes it mTLS (default: unset, "
+                                  "cleartext)",
+    )
 
 
 class OtlpReceiverConfig(ComponentConfig):
@@ -120,10 +129,11 @@ class OtlpReceiver(Receiver):
             self._grpc, self._health, self.grpc_port = build_grpc_server(
                 g.endpoint, admissions, max_recv_bytes=int(g.max_recv_msg_size_mib * _MIB),
                 max_concurrent_rpcs=g.max_concurrent_streams,
+                credentials=grpc_server_credentials(g.tls, name=f"{self.id} grpc") if g.tls else None,
             )
             await self._grpc.start()
             await set_serving(self._health, [SERVICE_NAMES[s] for s in admissions], True)
-            self.log.info("%s: OTLP gRPC on %s (port %s)", self.id, g.endpoint, self.grpc_port)
+            self.log.info("%s: OTLP gRPC on %s (port %s%s)", self.id, g.endpoint, self.grpc_port, _tls_words(g.tls))
         if self.config.http is not None:
             h = self.config.http
             limits = HttpLimits(
@@ -132,9 +142,10 @@ class OtlpReceiver(Receiver):
             )
             self._http = HttpServer(admissions, self.telemetry, limits)
             host, port = h.endpoint.rsplit(":", 1)
-            await self._http.start(host.strip("[]"), int(port))
+            await self._http.start(host.strip("[]"), int(port),
+                                   tls=server_ssl_context(h.tls, name=f"{self.id} http") if h.tls else None)
             self.http_port = self._http.port
-            self.log.info("%s: OTLP/HTTP on %s (port %s)", self.id, h.endpoint, self.http_port)
+            self.log.info("%s: OTLP/HTTP on %s (port %s%s)", self.id, h.endpoint, self.http_port, _tls_words(h.tls))
 
     async def drain(self, grace_s: float) -> None:
         """Stop taking requests and wait up to ``grace_s`` for in-flight ones to be acknowledged."""
@@ -149,6 +160,12 @@ class OtlpReceiver(Receiver):
 
     async def shutdown(self) -> None:
         await self.drain(grace_s=0)
+
+
+def _tls_words(tls: TLSServerConfig | None) -> str:
+    if tls is None:
+        return ", cleartext"
+    return ", mTLS" if tls.client_ca_file else ", TLS"
 
 
 FACTORY = Factory(

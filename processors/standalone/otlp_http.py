@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from google.rpc import status_pb2
 from processors.api import ExportError, MalformedPayload, Signal
 from processors.server import Admission, partial_success
 from processors.telemetry import SelfTelemetry
+from processors.tls import TlsAcceptor
 
 log = logging.getLogger("otelproc.http")
 
@@ -93,13 +95,20 @@ class HttpServer:
         self.connections: dict[object, _Guard] = {}  # aiohttp's protocol -> its guard
         self.port: int | None = None
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, *, tls: ssl.SSLContext | None = None) -> None:
+        """Listen on ``host:port``; TLS with ``tls`` (``processors.tls.server_ssl_context``), whose
+        handshake comes before the guard sees the connection, and whose refusals are logged."""
         self.app[_SERVER_KEY] = self  # before setup: a started app is frozen
         await self._runner.setup()
         server = self._runner.server
         assert server is not None
         loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(lambda: _Guard(self, server()), host, port, reuse_port=True)
+
+        def connection() -> asyncio.Protocol:
+            guard = _Guard(self, server())
+            return guard if tls is None else TlsAcceptor(guard, tls, name="http")
+
+        self._listener = await loop.create_server(connection, host, port, reuse_port=True)
         self.port = self._listener.sockets[0].getsockname()[1]
 
     async def shutdown(self) -> None:
