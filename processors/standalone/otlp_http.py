@@ -1,6 +1,7 @@
 """OTLP/HTTP (protobuf and JSON, optionally gzip or deflate) on aiohttp, for gateway mode.
 
-Statuses follow the OTLP/HTTP spec; every refusal is counted in
+Statuses follow the OTLP/HTTP spec and the one table of ``processors.status``
+(what the gRPC transport answers for the same refusal); every refusal is counted in
 ``otelproc_refused_requests_total{signal,reason}`` (``signal`` is empty when
 the request named no signal's path, or had not been read yet):
 
@@ -45,6 +46,7 @@ from google.rpc import status_pb2
 
 from processors.api import ExportError, MalformedPayload, Signal
 from processors.server import Admission, partial_success
+from processors.status import describe, refusal_of
 from processors.telemetry import SelfTelemetry
 from processors.tls import TlsAcceptor
 
@@ -291,12 +293,9 @@ def _handler(admission: Admission, max_body_bytes: int, read_timeout: float):
                 raw = body
             payload = await admission.accept(raw)
             await admission.admit(payload)
-        except MalformedPayload as exc:
-            return _error(400, str(exc), ctype)
-        except ExportError as exc:
-            if exc.retryable:
-                return _error(503, f"next hop unavailable: {exc}", ctype, headers={"Retry-After": "1"})
-            return _error(400, f"next hop rejected the data: {exc}", ctype)
+        except (MalformedPayload, ExportError) as exc:
+            refusal = refusal_of(exc)
+            return _error(refusal.http_status, describe(exc), ctype, headers=refusal.http_headers)
         response = partial_success(signal, payload)
         if ctype == JSON:
             from google.protobuf import json_format
