@@ -1,4 +1,4 @@
-"""Fuzz target: processors.otlp_json.decode / encode, the OTLP/JSON codec of the
+"""Fuzz target: processors.standalone.otlp_json.decode / encode, the OTLP/JSON codec of the
 OTLP/HTTP receiver and the file sinks.
 
 The first byte picks the signal (its value mod 3, low 7 bits) and the mode:
@@ -22,7 +22,7 @@ import json
 import atheris
 
 with atheris.instrument_imports(include=["processors"]):
-    from processors import otlp_json
+    from processors.standalone import otlp_json
     from processors.api import MalformedPayload, Signal
 
 from _support import OtlpBuilder, StructureFeedback, run

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from processors import otlp_json
+from processors.standalone import otlp_json
 from processors.api import Signal, count_items
 
 HERE = Path(__file__).resolve().parent

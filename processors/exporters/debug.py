@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from processors import otlp_json
+from processors.standalone import otlp_json
 from processors.api import CreateSettings, Exporter, Payload, Signal
 from processors.config import ComponentConfig
 from processors.registry import Factory

@@ -1,6 +1,6 @@
 """The ``file`` exporter: OTLP/JSON lines, one file per signal, in the format
 of the Collector's file exporter (one export request per line, see
-processors/otlp_json.py), so the same tools read either sink.
+processors/standalone/otlp_json.py), so the same tools read either sink.
 
     exporters:
       file:
@@ -36,7 +36,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from processors import otlp_json
+from processors.standalone import otlp_json
 from processors.api import CreateSettings, ExportError, Exporter, Payload, Signal
 from processors.config import ComponentConfig
 from processors.registry import Factory

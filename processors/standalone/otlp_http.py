@@ -307,7 +307,7 @@ def _handler(admission: Admission, max_body_bytes: int, read_timeout: float):
 
 
 def _json_to_protobuf(signal: Signal, body: bytes) -> bytes:
-    from processors import otlp_json  # JSON only: keep the protobuf path import-light
+    from processors.standalone import otlp_json  # JSON only: keep the protobuf path import-light
 
     return otlp_json.decode(signal, body).SerializeToString()
 

@@ -26,7 +26,7 @@ below fix exactly those:
 - embedded messages that pdata declares non-nullable are always written, even
   when empty: ``resource``, ``scope``, ``status``, a key-value's ``value``, a
   log record's ``body``, an exponential histogram point's ``positive`` and
-  ``negative`` (checked against bin/otelcol in tests/processors/test_otlp_json.py).
+  ``negative`` (checked against bin/otelcol in tests/processors/standalone/test_otlp_json.py).
 
 Lines are equal to the Collector's as JSON values, not byte for byte: key order
 follows the .proto, and a double may be spelt differently (Go writes 100 and

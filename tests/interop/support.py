@@ -41,7 +41,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
-from processors import otlp_json
+from processors.standalone import otlp_json
 from processors.api import Signal
 from tests.support.pipeline import collector_pipeline, read_sink
 from tests.support.procs import REPO, Proc, free_port, wait_for_port

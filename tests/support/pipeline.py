@@ -205,7 +205,7 @@ def collector_pipeline(tmp: Path, processors_yaml: str = PASSTHROUGH, *, env: di
 
 def read_sink(path: Path, signal: Signal) -> list[Any]:
     """The requests in a Collector file-exporter sink; a line still being written is left for later."""
-    from processors import otlp_json
+    from processors.standalone import otlp_json
 
     if not path.exists():
         return []

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from bench.common import span_request
-from processors import otlp_json
+from processors.standalone import otlp_json
 from processors.api import CreateSettings, Payload, Signal
 from processors.config import ConfigError, validate_component
 from processors.exporters.debug import FACTORY, DebugExporterConfig

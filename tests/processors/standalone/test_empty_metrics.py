@@ -14,10 +14,10 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 
 from processors.api import Payload, Signal
-from processors.exporters.file import without_empty_metrics
+from processors.standalone.file_exporter import without_empty_metrics
 from processors.session_health.config import SessionHealthConfig
-from tests.processors.exporters.test_file import make_exporter, read_sink
-from tests.processors.exporters.test_prometheus import Request, serve  # noqa: F401  (the fixture)
+from tests.processors.standalone.test_file_exporter import make_exporter, read_sink
+from tests.processors.standalone.test_prometheus_exporter import Request, serve  # noqa: F401  (the fixture)
 from tests.support.pipeline import read_sink as read_jsonl
 from tests.support.procs import REPO, free_port, running
 

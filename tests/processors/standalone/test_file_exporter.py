@@ -1,5 +1,5 @@
 """The ``file`` exporter: one OTLP/JSON line per request, one file per signal,
-acknowledged only once written (processors/exporters/file.py)."""
+acknowledged only once written (processors/standalone/file_exporter.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from bench.common import span_request
-from processors import otlp_json
+from processors.standalone import otlp_json
 from processors.api import CreateSettings, ExportError, Payload, Signal
 from processors.config import ConfigError, parse_config, validate_component
-from processors.exporters.file import FACTORY, FileExporter, FileExporterConfig
+from processors.standalone.file_exporter import FACTORY, FileExporter, FileExporterConfig
 from processors.pipeline import build_service
 from processors.registry import Registry
 from processors.telemetry import SelfTelemetry

@@ -55,7 +55,7 @@ async def _until(predicate, timeout=10.0):
 
 async def test_protobuf_json_and_gzip_bodies_reach_the_next_hop(next_hop):
     async with serving(http_yaml(f"127.0.0.1:{next_hop.processed_port}")) as rt:
-        from processors import otlp_json
+        from processors.standalone import otlp_json
 
         req = span_request(3)
         status, body, headers = await post(rt, "/v1/traces", req.SerializeToString())

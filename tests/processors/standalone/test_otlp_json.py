@@ -1,4 +1,4 @@
-"""OTLP/JSON as the Collector writes it (processors/otlp_json.py).
+"""OTLP/JSON as the Collector writes it (processors/standalone/otlp_json.py).
 
 The format is checked against the real bin/otelcol: requests sent to its otlp
 receiver come out of its file exporter as lines that ``decode`` reads back to
@@ -26,7 +26,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from processors import otlp_json
+from processors.standalone import otlp_json
 from processors.api import MalformedPayload, Signal, count_items
 from tests.support.procs import free_port, running
 

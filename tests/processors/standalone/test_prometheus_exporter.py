@@ -1,5 +1,5 @@
 """The ``prometheus`` exporter: OTLP metrics scraped as Prometheus series, by the
-rules of the Collector's prometheus exporter (processors/exporters/prometheus.py).
+rules of the Collector's prometheus exporter (processors/standalone/prometheus_exporter.py).
 
 Every test scrapes the real HTTP endpoint and parses the text with
 prometheus_client's parser; the last ones check the exposition with
@@ -25,8 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from processors.api import CreateSettings, Payload, Signal
 from processors.config import ConfigError, validate_component
-from processors.exporters import prometheus as prom
-from processors.exporters.prometheus import FACTORY, PrometheusExporter, PrometheusExporterConfig
+from processors.standalone import prometheus_exporter as prom
+from processors.standalone.prometheus_exporter import FACTORY, PrometheusExporter, PrometheusExporterConfig
 from processors.registry import Registry
 from processors.telemetry import SelfTelemetry
 from tests.support.procs import free_port, require_tool, running
