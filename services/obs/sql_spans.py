@@ -1,11 +1,9 @@
 """Client spans for SQLAlchemy engines (sync and async) made by wrapping the engine's dialect.
 
-Not used by ``obs.init`` at present: in both modes SQL spans come from
-opentelemetry-instrumentation-sqlalchemy (``instrument.instrument_sqlalchemy``),
-because these do not yet name spans, read the database name and user, or
-record a failure as it does (the differential test,
-tests/services/obs/test_differential.py, shows the gaps if they are wired back
-in). One CLIENT span per statement sent to the driver (``do_execute``,
+Not used by ``obs.init``: the lean mode's SQL spans are ``engine_spans``
+(the same dialect wrapper, with the upstream instrumentation's names and
+attributes), because these do not name spans, read the database name and
+user, or record a failure as opentelemetry-instrumentation-sqlalchemy does. One CLIENT span per statement sent to the driver (``do_execute``,
 ``do_executemany``, ``do_execute_no_params``), with ``db.system``,
 ``db.name``, ``db.statement``, ``db.operation``, ``net.peer.name`` and
 ``net.peer.port``; wrapping the dialect avoids the slower execution path an
