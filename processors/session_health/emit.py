@@ -22,8 +22,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
+from contracts.session_events import ATTR_SESSION_ID, ATTR_STATE, ATTR_TENANT_ID, STATES
 from processors.session_health import thresholds as th
-from processors.session_health.events import ATTR_SESSION_ID, ATTR_STATE, ATTR_TENANT_ID, STATES
 from processors.session_health.rollup import Snapshot, SessionView
 from processors.session_health.views import iso
 

@@ -1,5 +1,5 @@
-"""The input contract (DESIGN §6): ``wa.session.*`` OTLP log records, turned
-into ``SessionEvent``s or counted rejections.
+"""``wa.session.*`` OTLP log records (the contract in ``contracts.session_events``),
+turned into ``SessionEvent``s or counted rejections.
 
 Records whose event name is not under ``wa.session.`` are ordinary logs and
 are skipped without a count; the connector sees every log of its pipeline.
@@ -14,46 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-EVENT_PREFIX = "wa.session."
-ATTR_EVENT_NAME = "event.name"  # older SDKs carry the name as an attribute, not the record field
-
-ATTR_SESSION_ID = "wa.session.id"
-ATTR_TENANT_ID = "tenant.id"
-ATTR_STATE = "wa.session.state"
-ATTR_RECONNECT_LATENCY_MS = "wa.reconnect.latency_ms"
-ATTR_AUTH_METHOD = "wa.auth.method"
-ATTR_BREAKER_STATE = "wa.circuit_breaker.state"
-ATTR_BREAKER_FAILURES = "wa.circuit_breaker.consecutive_failures"
-ATTR_BREAKER_THRESHOLD = "wa.circuit_breaker.threshold"
-ATTR_LOCK_HELD = "wa.lock.held"
-ATTR_LOCK_HOLDER = "wa.lock.holder"
-ATTR_LOCK_OPERATION = "wa.lock.operation"
-
-# Event names, without the prefix.
-STATE_CHANGE = "state_change"
-HEARTBEAT = "heartbeat"
-HEARTBEAT_MISSED = "heartbeat_missed"
-RECONNECT_ATTEMPT = "reconnect_attempt"
-RECONNECT_SUCCESS = "reconnect_success"
-AUTH = "auth"
-CREDENTIALS_WRITTEN = "credentials_written"
-VALIDATION_FAILURE = "validation_failure"
-CORRUPTION_DETECTED = "corruption_detected"
-CIRCUIT_BREAKER = "circuit_breaker"
-LOCK = "lock"
-KINDS = frozenset({
-    STATE_CHANGE, HEARTBEAT, HEARTBEAT_MISSED, RECONNECT_ATTEMPT, RECONNECT_SUCCESS, AUTH,
-    CREDENTIALS_WRITTEN, VALIDATION_FAILURE, CORRUPTION_DETECTED, CIRCUIT_BREAKER, LOCK,
-})
-
-# The session state machine. Anything else in wa.session.state is rejected.
-CONNECTED = "connected"
-STATES = (
-    "initializing", "qr_required", "authenticating", CONNECTED, "disconnected", "reconnecting", "failed",
-    "logged_out",
+from contracts.session_events import (
+    ATTR_EVENT_NAME,
+    ATTR_SESSION_ID,
+    ATTR_STATE,
+    ATTR_TENANT_ID,
+    EVENT_PREFIX,
+    KINDS,
+    STATES,
+    valid_attributes,
 )
+
 _STATE_SET = frozenset(STATES)
-BREAKER_STATES = frozenset({"open", "closed", "half_open"})
 
 # Reasons an event is ignored (the `reason` label of the ignored-events counter).
 MISSING_SESSION_ID = "missing_session_id"
@@ -163,27 +135,11 @@ def make_event(kind: str, attrs: dict[str, Any], resource: dict[str, Any], ts: f
         return None, MISSING_STATE
     if state not in _STATE_SET:
         return None, UNKNOWN_STATE
-    if not _valid_attributes(kind, attrs):
+    if not valid_attributes(kind, attrs):
         return None, INVALID_ATTRIBUTE
     return SessionEvent(kind, session_id, tenant_id, state, ts, attrs), ""
-
-
-def _valid_attributes(kind: str, attrs: dict[str, Any]) -> bool:
-    if kind == RECONNECT_SUCCESS:
-        latency = attrs.get(ATTR_RECONNECT_LATENCY_MS)
-        return latency is None or (_is_number(latency) and latency >= 0)
-    if kind == CIRCUIT_BREAKER:
-        failures = attrs.get(ATTR_BREAKER_FAILURES)
-        return attrs.get(ATTR_BREAKER_STATE) in BREAKER_STATES and (failures is None or _is_number(failures))
-    if kind == LOCK:
-        return isinstance(attrs.get(ATTR_LOCK_HELD), bool)
-    return True
 
 
 def _utf8_len(text: str) -> int:
     # Bytes, not characters: ids are labels and JSON on the wire, and memory, in bytes.
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from contracts.session_events import STATES
 from processors.session_health import emit
-from processors.session_health.events import STATES
 from processors.session_health.rollup import SessionView
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from contracts import session_events as contract
 from processors.session_health import events as ev
 
 LATENCY_SAMPLES = 64  # recent reconnect latencies kept for the percentiles
@@ -63,7 +64,7 @@ class SessionState:
 
     @classmethod
     def new(cls, event: ev.SessionEvent) -> SessionState:
-        connected = event.state == ev.CONNECTED
+        connected = event.state == contract.CONNECTED
         return cls(
             session_id=event.session_id, tenant_id=event.tenant_id, state=event.state,
             first_seen_at=event.ts, state_changed_at=event.ts, last_event_at=event.ts,
@@ -74,7 +75,7 @@ class SessionState:
 
     @property
     def connected(self) -> bool:
-        return self.state == ev.CONNECTED
+        return self.state == contract.CONNECTED
 
     @property
     def reconnect_in_progress(self) -> bool:
@@ -113,7 +114,7 @@ def _enter(st: SessionState, new: str, ts: float) -> None:
     was_connected = st.connected
     st.state = new
     st.state_changed_at = ts
-    if new == ev.CONNECTED:
+    if new == contract.CONNECTED:
         st.connected_since = ts
         st.disconnected_since = None
         st.init_successful = True
@@ -136,50 +137,50 @@ def _reset_integrity(st: SessionState) -> None:
 
 def _apply_kind(st: SessionState, event: ev.SessionEvent) -> None:
     kind, attrs, ts = event.kind, event.attrs, event.ts
-    if kind == ev.HEARTBEAT:
+    if kind == contract.KIND_HEARTBEAT:
         st.heartbeat_last_at = ts
         st.heartbeat_count += 1
         st.heartbeat_missed = 0
-    elif kind == ev.HEARTBEAT_MISSED:
+    elif kind == contract.KIND_HEARTBEAT_MISSED:
         st.heartbeat_missed += 1
-    elif kind == ev.RECONNECT_ATTEMPT:
+    elif kind == contract.KIND_RECONNECT_ATTEMPT:
         st.reconnect_attempts += 1
         st.reconnect_total += 1
         if st.reconnect_started_at is None:
             st.reconnect_started_at = ts
-    elif kind == ev.RECONNECT_SUCCESS:
-        latency = attrs.get(ev.ATTR_RECONNECT_LATENCY_MS)
+    elif kind == contract.KIND_RECONNECT_SUCCESS:
+        latency = attrs.get(contract.ATTR_RECONNECT_LATENCY_MS)
         if latency is None and st.reconnect_started_at is not None:
             latency = (ts - st.reconnect_started_at) * 1000
         if latency is not None:
             st.reconnect_latencies_ms.append(float(latency))
             del st.reconnect_latencies_ms[:-LATENCY_SAMPLES]
         _end_reconnect(st)
-    elif kind == ev.AUTH:
+    elif kind == contract.KIND_AUTH:
         st.auth_last_at = ts
-        method = attrs.get(ev.ATTR_AUTH_METHOD)
+        method = attrs.get(contract.ATTR_AUTH_METHOD)
         if isinstance(method, str):
             st.auth_method = method[:MAX_TEXT_CHARS]
         _reset_integrity(st)
-    elif kind == ev.CREDENTIALS_WRITTEN:
+    elif kind == contract.KIND_CREDENTIALS_WRITTEN:
         st.credentials_written_at = ts
         _reset_integrity(st)
-    elif kind == ev.VALIDATION_FAILURE:
+    elif kind == contract.KIND_VALIDATION_FAILURE:
         st.validation_failures += 1
-    elif kind == ev.CORRUPTION_DETECTED:
+    elif kind == contract.KIND_CORRUPTION_DETECTED:
         st.corrupted = True
-    elif kind == ev.CIRCUIT_BREAKER:
-        st.breaker_open = attrs[ev.ATTR_BREAKER_STATE] == "open"
-        failures = attrs.get(ev.ATTR_BREAKER_FAILURES)
+    elif kind == contract.KIND_CIRCUIT_BREAKER:
+        st.breaker_open = attrs[contract.ATTR_BREAKER_STATE] == "open"
+        failures = attrs.get(contract.ATTR_BREAKER_FAILURES)
         if failures is not None:
             st.breaker_failures = int(failures)
-        elif attrs[ev.ATTR_BREAKER_STATE] == "closed":
+        elif attrs[contract.ATTR_BREAKER_STATE] == "closed":
             st.breaker_failures = 0
-        threshold = attrs.get(ev.ATTR_BREAKER_THRESHOLD)
+        threshold = attrs.get(contract.ATTR_BREAKER_THRESHOLD)
         if isinstance(threshold, int) and not isinstance(threshold, bool) and threshold > 0:
             st.breaker_threshold = threshold
-    elif kind == ev.LOCK:
-        st.lock_held = attrs[ev.ATTR_LOCK_HELD]
-        holder, operation = attrs.get(ev.ATTR_LOCK_HOLDER), attrs.get(ev.ATTR_LOCK_OPERATION)
+    elif kind == contract.KIND_LOCK:
+        st.lock_held = attrs[contract.ATTR_LOCK_HELD]
+        holder, operation = attrs.get(contract.ATTR_LOCK_HOLDER), attrs.get(contract.ATTR_LOCK_OPERATION)
         st.lock_holder = str(holder)[:MAX_TEXT_CHARS] if st.lock_held and holder is not None else None
         st.lock_operation = str(operation)[:MAX_TEXT_CHARS] if st.lock_held and operation is not None else None

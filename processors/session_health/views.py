@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from contracts.session_events import STATES
 from processors.session_health import thresholds as th
 from processors.session_health.config import SessionHealthConfig
-from processors.session_health.events import STATES
 from processors.session_health.rollup import SessionView, Snapshot
 from processors.session_health.state import DEFAULT_BREAKER_THRESHOLD, SessionState
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from services.session import events as ev
+from contracts import session_events as ev
 from services.session.clock import Clock
 from services.session.credentials import CredentialsCorrupt, CredentialsInvalid, CredentialStore
 from services.session.lock import SessionLock
@@ -115,7 +115,7 @@ class SessionMachine:
             rtt = self.transport.ping()
         except TransportError:
             self.missed_heartbeats += 1
-            self._emit(ev.HEARTBEAT_MISSED, {ev.HEARTBEAT_MISSED_COUNT: self.missed_heartbeats})
+            self._emit(ev.HEARTBEAT_MISSED, {ev.ATTR_HEARTBEAT_MISSED_COUNT: self.missed_heartbeats})
             if self.missed_heartbeats >= self.policy.missed_heartbeats_limit:
                 self.transport.close()
                 self.outage_started_at = self.clock.now()
@@ -124,15 +124,15 @@ class SessionMachine:
             return self.state
         self.missed_heartbeats = 0
         self.last_heartbeat_at = self.clock.now()
-        self._emit(ev.HEARTBEAT, {ev.HEARTBEAT_RTT_MS: round(rtt * 1000, 3)})
+        self._emit(ev.HEARTBEAT, {ev.ATTR_HEARTBEAT_RTT_MS: round(rtt * 1000, 3)})
         return self.state
 
     def reconnect(self) -> SessionState:
         """One reconnect attempt."""
         self._require(SessionState.RECONNECTING)
         self.reconnect_attempts += 1
-        self._emit(ev.RECONNECT_ATTEMPT, {ev.RECONNECT_ATTEMPT_NO: self.reconnect_attempts,
-                                          ev.RECONNECT_MAX_ATTEMPTS: self.policy.max_reconnect_attempts})
+        self._emit(ev.RECONNECT_ATTEMPT, {ev.ATTR_RECONNECT_ATTEMPT_NO: self.reconnect_attempts,
+                                          ev.ATTR_RECONNECT_MAX_ATTEMPTS: self.policy.max_reconnect_attempts})
         try:
             self.transport.open()
         except TransportError:
@@ -142,8 +142,8 @@ class SessionMachine:
             self._authenticate()
             assert self.outage_started_at is not None
             latency_ms = round((self.clock.now() - self.outage_started_at) * 1000)
-            self._emit(ev.RECONNECT_SUCCESS, {ev.RECONNECT_LATENCY_MS: latency_ms,
-                                              ev.RECONNECT_ATTEMPT_NO: self.reconnect_attempts})
+            self._emit(ev.RECONNECT_SUCCESS, {ev.ATTR_RECONNECT_LATENCY_MS: latency_ms,
+                                              ev.ATTR_RECONNECT_ATTEMPT_NO: self.reconnect_attempts})
             if self.breaker_open:
                 self.breaker_open, self.breaker_opened_at = False, None
                 self._emit_breaker("closed")
@@ -188,20 +188,20 @@ class SessionMachine:
         try:
             stored = self.credentials.load(self.session_id)
         except CredentialsInvalid:
-            self._emit(ev.VALIDATION_FAILURE, {ev.VALIDATION_REASON: "checksum_mismatch"})
+            self._emit(ev.VALIDATION_FAILURE, {ev.ATTR_VALIDATION_REASON: "checksum_mismatch"})
             stored, missing = None, "credentials_invalid"
         except CredentialsCorrupt:
-            self._emit(ev.CORRUPTION_DETECTED, {ev.VALIDATION_REASON: "undecodable"})
+            self._emit(ev.CORRUPTION_DETECTED, {ev.ATTR_VALIDATION_REASON: "undecodable"})
             stored, missing = None, "credentials_corrupt"
         # Restoring needs intact credentials; otherwise the (simulated) device pairs again by QR.
         if stored is None:
             self._transition(SessionState.QR_REQUIRED, missing)
             self._transition(SessionState.AUTHENTICATING, "qr_scanned")
         self.auth_method = "session_restore" if stored is not None else "qr_pairing"
-        self._emit(ev.AUTH, {ev.AUTH_METHOD: self.auth_method, ev.AUTH_SUCCESS: True})
+        self._emit(ev.AUTH, {ev.ATTR_AUTH_METHOD: self.auth_method, ev.ATTR_AUTH_SUCCESS: True})
         written = self.credentials.write(self.session_id, self.events.tenant_id)
         self.credentials_version = written.version
-        self._emit(ev.CREDENTIALS_WRITTEN, {ev.CREDENTIALS_VERSION: written.version})
+        self._emit(ev.CREDENTIALS_WRITTEN, {ev.ATTR_CREDENTIALS_VERSION: written.version})
 
     def _reset_link_counters(self) -> None:
         self.missed_heartbeats = 0
@@ -213,16 +213,16 @@ class SessionMachine:
     @contextmanager
     def _locked(self, operation: str) -> Iterator[None]:
         if not self.lock.acquire(self.session_id):
-            self._emit(ev.LOCK, {ev.LOCK_HELD: True, ev.LOCK_ACQUIRED: False, ev.LOCK_OPERATION: operation,
-                                 ev.LOCK_HOLDER: self.lock.holder_of(self.session_id)})
+            self._emit(ev.LOCK, {ev.ATTR_LOCK_HELD: True, ev.ATTR_LOCK_ACQUIRED: False, ev.ATTR_LOCK_OPERATION: operation,
+                                 ev.ATTR_LOCK_HOLDER: self.lock.holder_of(self.session_id)})
             raise SessionBusy(self.session_id)
-        self._emit(ev.LOCK, {ev.LOCK_HELD: True, ev.LOCK_ACQUIRED: True, ev.LOCK_OPERATION: operation,
-                             ev.LOCK_HOLDER: self.lock.holder})
+        self._emit(ev.LOCK, {ev.ATTR_LOCK_HELD: True, ev.ATTR_LOCK_ACQUIRED: True, ev.ATTR_LOCK_OPERATION: operation,
+                             ev.ATTR_LOCK_HOLDER: self.lock.holder})
         try:
             yield
         finally:
             self.lock.release(self.session_id)
-            self._emit(ev.LOCK, {ev.LOCK_HELD: False, ev.LOCK_OPERATION: operation, ev.LOCK_HOLDER: self.lock.holder})
+            self._emit(ev.LOCK, {ev.ATTR_LOCK_HELD: False, ev.ATTR_LOCK_OPERATION: operation, ev.ATTR_LOCK_HOLDER: self.lock.holder})
 
     def _require(self, *states: SessionState) -> None:
         if self.state not in states:
@@ -231,11 +231,11 @@ class SessionMachine:
 
     def _transition(self, new: SessionState, reason: str) -> None:
         previous, self.state, self.state_since = self.state, new, self.clock.now()
-        self._emit(ev.STATE_CHANGE, {ev.PREVIOUS_STATE: previous.value, ev.REASON: reason})
+        self._emit(ev.STATE_CHANGE, {ev.ATTR_PREVIOUS_STATE: previous.value, ev.ATTR_REASON: reason})
 
     def _emit_breaker(self, state: str) -> None:
-        self._emit(ev.CIRCUIT_BREAKER, {ev.BREAKER_STATE: state, ev.BREAKER_FAILURES: self.consecutive_failures,
-                                        ev.BREAKER_THRESHOLD: self.policy.breaker_threshold})
+        self._emit(ev.CIRCUIT_BREAKER, {ev.ATTR_BREAKER_STATE: state, ev.ATTR_BREAKER_FAILURES: self.consecutive_failures,
+                                        ev.ATTR_BREAKER_THRESHOLD: self.policy.breaker_threshold})
 
     def _emit(self, event: str, attributes: dict[str, object]) -> None:
         self.events.emit(event, self.state.value, attributes)

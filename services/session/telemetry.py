@@ -17,7 +17,7 @@ from opentelemetry.metrics import Meter
 
 from services.obs import Obs
 from services.obs.logging import ObsLogHandler
-from services.session.events import ALL_EVENTS
+from contracts.session_events import ALL_EVENTS
 
 EVENTS_LOGGER_SUFFIX = "wa_session_events"
 EVENTS_COUNTER = "wa_session_events_total"

@@ -7,7 +7,7 @@ import logging
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from services.session.events import ALL_EVENTS
+from contracts.session_events import ALL_EVENTS
 from services.session.telemetry import EVENTS_COUNTER, EventCounter
 
 

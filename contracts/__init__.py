@@ -1,0 +1,1 @@
+"""Contracts shared by the services that emit telemetry and the processors that read it."""
