@@ -3,8 +3,8 @@ exporters, connectors and the errors that map onto gRPC status codes.
 
 Processors are synchronous (CPU-bound: small requests run on the event loop,
 large ones on worker threads, see ``offload``); exporters and connectors are
-asynchronous (they do I/O) and always run on the event loop. The server turns the errors below
-into gRPC/HTTP statuses; components never touch grpc themselves.
+asynchronous (they do I/O) and always run on the event loop. The receivers turn the errors below
+into gRPC/HTTP statuses (``processors.status``); components never touch grpc themselves.
 """
 
 from __future__ import annotations
@@ -52,19 +52,28 @@ _RESPONSE_TYPES: dict[Signal, type[Message]] = {
 }
 
 
+SERVICE_NAMES: dict[Signal, str] = {
+    Signal.TRACES: "opentelemetry.proto.collector.trace.v1.TraceService",
+    Signal.METRICS: "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    Signal.LOGS: "opentelemetry.proto.collector.logs.v1.LogsService",
+}
+"""The OTLP gRPC service of each signal (its one method is ``Export``)."""
+
+
 class PipelineError(Exception):
-    """Base of the errors the server maps onto a status."""
+    """Base of the errors the receivers answer with a status (``processors.status``)."""
 
 
 class MalformedPayload(PipelineError):
-    """The request is not a valid OTLP protobuf (gRPC INVALID_ARGUMENT, HTTP 400)."""
+    """The request is not a valid OTLP protobuf (answered as ``processors.status.Refusal.MALFORMED``)."""
 
 
 class ExportError(PipelineError):
     """The next hop did not accept the data.
 
-    ``retryable`` errors become UNAVAILABLE (HTTP 503) so that the sender keeps
-    the data and retries; permanent ones become INVALID_ARGUMENT (HTTP 400).
+    ``retryable`` errors tell the sender to keep the data and retry; permanent
+    ones make it drop the batch (``processors.status``: NEXT_HOP_UNAVAILABLE,
+    NEXT_HOP_REJECTED).
     """
 
     def __init__(self, message: str, *, retryable: bool) -> None:
@@ -404,3 +413,10 @@ class Receiver(Component):
     @abc.abstractmethod
     def attach(self, signal: Signal, consumer: Consumer) -> None:
         """Route received payloads of ``signal`` into ``consumer``."""
+
+    async def drain(self, grace_s: float) -> None:  # noqa: B027 - optional hook
+        """Stop taking requests and wait up to ``grace_s`` for in-flight ones to be acknowledged.
+
+        Called on every receiver when the process is asked to stop, before ``shutdown``; a
+        receiver with nothing in flight keeps this default, which does nothing.
+        """

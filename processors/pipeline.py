@@ -19,6 +19,7 @@ from processors.api import (
 from processors.config import ConfigError, RootConfig, component_type, pipeline_signal, validate_component
 from processors.offload import Offload
 from processors.registry import Kind, Registry
+from processors.status import export_failure, first_failure
 from processors.telemetry import SelfTelemetry
 
 log = logging.getLogger("otelproc.pipeline")
@@ -69,15 +70,12 @@ class Pipeline:
         for (exp_id, _), err in zip(self.exporters, results, strict=True):
             if err is None:
                 self.telemetry.exported(self.signal.value, exp_id, items)
-            elif isinstance(err, ExportError):
-                failures.append(err)
-            else:
+                continue
+            if not isinstance(err, ExportError):
                 log.exception("exporter %s failed", exp_id, exc_info=err)
-                failures.append(ExportError(f"{exp_id}: {err}", retryable=True))
+            failures.append(export_failure(exp_id, err))
         if failures:
-            # A retryable failure wins: the sender keeps the data and retries.
-            retryable = [f for f in failures if f.retryable]
-            raise (retryable or failures)[0]
+            raise first_failure(failures)
 
 
 async def _capture(coro) -> BaseException | None:

@@ -21,7 +21,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from processors.config import RootConfig, component_type
 from processors.pipeline import Service, build_service
-from processors.receivers.otlp import OtlpReceiver
 from processors.registry import Registry
 from processors.telemetry import SelfRegistry, SelfTelemetry
 
@@ -72,7 +71,7 @@ class Runtime:
         """Drain receivers (in-flight requests finish and are acknowledged), then stop the rest."""
         grace = self.config.service.server.drain_timeout_s
         deadline = asyncio.get_running_loop().time() + grace
-        await asyncio.gather(*(r.drain(grace) for r in self.service.receivers.values() if isinstance(r, OtlpReceiver)))
+        await asyncio.gather(*(r.drain(grace) for r in self.service.receivers.values()))
         if self._forward_server is not None:
             # The other workers drain meanwhile and may still forward what they had in flight: serve it
             # until they have all exited, within the same drain timeout.

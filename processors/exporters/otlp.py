@@ -27,10 +27,9 @@ import logging
 import grpc
 from pydantic import Field, model_validator
 
-from processors.api import CreateSettings, ExportError, Exporter, Payload, Signal
+from processors.api import SERVICE_NAMES, CreateSettings, ExportError, Exporter, Payload, Signal
 from processors.config import ComponentConfig
 from processors.registry import Factory
-from processors.server import SERVICE_NAMES
 from processors.tls import Duration, GrpcClientTLSConfig, WatchedFiles, grpc_channel_credentials
 
 log = logging.getLogger("otelproc.exporter.otlp")

@@ -8,11 +8,12 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from processors.api import Consumer, CreateSettings, Receiver, Signal
+from processors.api import SERVICE_NAMES, Consumer, CreateSettings, Receiver, Signal
 from processors.config import ComponentConfig
-from processors.standalone.otlp_http import HttpLimits, HttpServer
 from processors.registry import Factory
-from processors.server import SERVICE_NAMES, Admission, build_grpc_server, set_serving
+from processors.standalone.otlp_http import HttpLimits, HttpServer
+from processors.receivers.admission import Admission
+from processors.receivers.otlp_grpc import build_grpc_server, set_serving
 from processors.telemetry import SelfTelemetry
 from processors.tls import GrpcServerTLSConfig, TLSServerConfig, grpc_server_credentials, server_ssl_context
 

@@ -1,10 +1,11 @@
-"""The OTLP gRPC services (TraceService, MetricsService, LogsService) and the
-mapping from pipeline outcomes to gRPC status codes.
+"""The ``otlp`` receiver's gRPC transport: the OTLP services (TraceService,
+MetricsService, LogsService), health and reflection on one grpc.aio server.
 
 Handlers take the raw request bytes (no deserializer) so that a request no
 processor needs to change is forwarded as the very bytes it arrived as.
 The answer is sent only after every exporter of the pipeline acknowledged.
-Every refusal is counted in ``otelproc_refused_requests_total{signal,reason}``:
+Each refusal gets its status from ``processors.status`` and is counted in
+``otelproc_refused_requests_total{signal,reason}``:
 
 | outcome                              | status              | reason               |
 |--------------------------------------|---------------------|----------------------|
@@ -24,99 +25,23 @@ before any handler sees it, but a streaming handler still runs and reads no
 message, so that refusal is counted too. A call that ends without a message
 (the only other way to read none) is counted and answered the same way.
 """
-
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 
 import grpc
-from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from processors.api import (
-    MAX_VALUE_DEPTH,
-    TRUNCATED_MARKER,
-    Consumer,
-    ExportError,
-    MalformedPayload,
-    Payload,
-    Signal,
-)
-from processors.offload import Offload
+from processors.api import SERVICE_NAMES, Signal
+from processors.receivers.admission import Admission, partial_success
+from processors.status import Refusal, describe, refusal_of
 from processors.telemetry import SelfTelemetry
 
 log = logging.getLogger("otelproc.server")
 
-SERVICE_NAMES: Mapping[Signal, str] = {
-    Signal.TRACES: "opentelemetry.proto.collector.trace.v1.TraceService",
-    Signal.METRICS: "opentelemetry.proto.collector.metrics.v1.MetricsService",
-    Signal.LOGS: "opentelemetry.proto.collector.logs.v1.LogsService",
-}
 _EMPTY_RESPONSE = b""  # an Export*ServiceResponse with no partial_success serialises to nothing
-
-
-class Admission:
-    """What every receiver does with a request: validate, count, consume, map errors."""
-
-    def __init__(self, signal: Signal, consumer: Consumer, *, receiver_id: str, telemetry: SelfTelemetry,
-                 validate: bool = True, offload: Offload | None = None) -> None:
-        self.signal = signal
-        self.consumer = consumer
-        self.receiver_id = receiver_id
-        self.telemetry = telemetry
-        self.validate = validate
-        self.offload = offload
-
-    async def accept(self, raw: bytes) -> Payload:
-        """``payload_of``, on a worker thread for a large request: its parse alone would hold the event loop."""
-        if self.validate and self.offload is not None:
-            return await self.offload.by_size(len(raw), self.payload_of, raw)
-        return self.payload_of(raw)
-
-    def payload_of(self, raw: bytes) -> Payload:
-        payload = Payload(self.signal, raw=raw)
-        if self.validate:
-            try:
-                items = payload.item_count()  # parses; raises MalformedPayload
-            except MalformedPayload as exc:
-                payload = self._truncated(raw, exc)
-                items = payload.item_count()
-            self.telemetry.received(self.signal.value, self.receiver_id, items)
-        return payload
-
-    def _truncated(self, raw: bytes, exc: MalformedPayload) -> Payload:
-        """The request with its too-deep values truncated (``truncate_deep_values``), or ``exc``
-        when depth was not what failed or truncating did not help."""
-        payload = Payload.truncating(self.signal, raw, exc)
-        if payload is None:
-            self.telemetry.refused(self.signal.value, "malformed")
-            raise exc
-        self.telemetry.truncated(self.signal.value, self.receiver_id, payload.truncated_values)
-        return payload
-
-    async def admit(self, payload: Payload) -> None:
-        try:
-            await self.consumer(payload)
-        except ExportError as exc:
-            self.telemetry.refused(self.signal.value, "next_hop_unavailable" if exc.retryable else "next_hop_rejected")
-            raise
-        except MalformedPayload:
-            self.telemetry.refused(self.signal.value, "malformed")
-            raise
-
-
-def partial_success(signal: Signal, payload: Payload | None) -> Message:
-    """The Export*ServiceResponse for an accepted request: empty, or a partial-success
-    warning (nothing rejected) when values were truncated."""
-    response = signal.response_type()
-    if payload is not None and payload.truncated_values:
-        response.partial_success.error_message = (
-            f"{payload.truncated_values} attribute or body value(s) nested deeper than {MAX_VALUE_DEPTH} levels "
-            f"were replaced by {TRUNCATED_MARKER!r}; every item was accepted"
-        )
-    return response
 
 
 def _grpc_handler(admission: Admission, max_recv_bytes: int):
@@ -131,25 +56,23 @@ def _grpc_handler(admission: Admission, max_recv_bytes: int):
         if len(messages) != 1:
             # grpc core refused the message as too large (its status is already sent: count it now,
             # before any await, as the call's task is cancelled at the next one), or none/several came.
-            admission.telemetry.refused(signal.value, "too_large" if not messages else "malformed")
+            refusal = Refusal.TOO_LARGE if not messages else Refusal.MALFORMED
+            admission.telemetry.refused(signal.value, refusal.reason)
             if not messages:
-                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                await context.abort(refusal.grpc_code,
                                     f"no request message, or one over max_recv_msg_size ({max_recv_bytes} bytes)")
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{len(messages)} request messages on a unary method")
+            await context.abort(refusal.grpc_code, f"{len(messages)} request messages on a unary method")
         raw = messages[0]
         payload = None
         try:
             payload = await admission.accept(raw)
             await admission.admit(payload)
-        except MalformedPayload as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except ExportError as exc:
-            code = grpc.StatusCode.UNAVAILABLE if exc.retryable else grpc.StatusCode.INVALID_ARGUMENT
-            await context.abort(code, f"next hop: {exc}")
-        except Exception:  # noqa: BLE001 - a bug must not look like success
-            log.exception("unexpected failure in %s export", admission.signal.value)
-            admission.telemetry.refused(admission.signal.value, "internal")
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the processor log")
+        except Exception as exc:  # noqa: BLE001 - a bug must not look like success
+            refusal = refusal_of(exc)
+            if refusal is Refusal.INTERNAL:
+                log.exception("unexpected failure in %s export", admission.signal.value)
+                admission.telemetry.refused(admission.signal.value, refusal.reason)
+            await context.abort(refusal.grpc_code, describe(exc))
         if payload.truncated_values:
             return partial_success(signal, payload).SerializeToString()
         return _EMPTY_RESPONSE
@@ -169,8 +92,8 @@ class _Unimplemented(grpc.GenericRpcHandler):
         label = next((s.value for s, name in SERVICE_NAMES.items() if method.startswith(f"/{name}/")), "")
 
         async def unimplemented(_requests, context: grpc.aio.ServicerContext) -> bytes:
-            self.telemetry.refused(label, "unimplemented")
-            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"method {method} not served here")
+            self.telemetry.refused(label, Refusal.UNIMPLEMENTED.reason)
+            await context.abort(Refusal.UNIMPLEMENTED.grpc_code, f"method {method} not served here")
             return b""
 
         return grpc.stream_unary_rpc_method_handler(unimplemented, request_deserializer=None, response_serializer=None)

@@ -21,7 +21,7 @@ the request named no signal's path, or had not been read yet):
 | a bug                                           | 500                    | internal                |
 
 A request with an AnyValue nested too deeply for the protobuf runtime is
-accepted with that value truncated (``processors.server.Admission``), and the
+accepted with that value truncated (``processors.receivers.admission``), and the
 200 answer carries a partial-success ``error_message`` saying so.
 
 Timeouts follow the Collector's confighttp (and Go's net/http): the headers of
@@ -45,7 +45,7 @@ from aiohttp import web
 from google.rpc import status_pb2
 
 from processors.api import ExportError, MalformedPayload, Signal
-from processors.server import Admission, partial_success
+from processors.receivers.admission import Admission, partial_success
 from processors.status import describe, refusal_of
 from processors.telemetry import SelfTelemetry
 from processors.tls import TlsAcceptor

@@ -12,7 +12,7 @@ import grpc
 from bench.common import span_request
 from processors.api import TRUNCATED_MARKER, Signal
 from tests.processors.conftest import grpc_port, passthrough_yaml, serving
-from tests.processors.test_server import TRACE_EXPORT, _nested_request
+from tests.processors.receivers.test_otlp_grpc import TRACE_EXPORT, _nested_request
 from tests.support.pipeline import Collector, count_items, read_sink
 
 

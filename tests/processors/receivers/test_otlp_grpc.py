@@ -1,5 +1,6 @@
-"""The OTLP gRPC server: acknowledges only after the next hop did, and maps
-every failure to the documented status (processors/server.py)."""
+"""The otlp receiver's gRPC transport: acknowledges only after the next hop did,
+and maps every failure to the documented status (processors/receivers/otlp_grpc.py,
+processors/status.py)."""
 
 from __future__ import annotations
 
