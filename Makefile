@@ -66,7 +66,7 @@ collector-datadog:
 	@MANIFEST=collector/builder-config-datadog.yaml OUT=bin/otelcol-datadog bash scripts/build-collector.sh
 
 run: venv
-	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: gateway mode"
+	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: standalone mode"
 	@$(MAKE) --no-print-directory stores || echo "==> no trace and log store build: the Collector ends at its file sinks and Prometheus"
 	@$(VENV)/bin/python -m devrun
 
@@ -101,7 +101,7 @@ load: venv
 
 # The local stack as `make run` starts it, every load at a scale this machine holds, each gate's verdict.
 load-local: venv
-	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: gateway mode"
+	@$(MAKE) --no-print-directory collector || echo "==> no Collector build: standalone mode"
 	@$(PY) -m loadtests.local
 
 # Coverage-guided fuzzing (fuzz/README.md): FUZZ_TIME seconds per target; FUZZ_ARGS e.g. "config -jobs=2".

@@ -1,4 +1,4 @@
-"""Gateway-mode sinks, in-process on one core, as ratios against the upb
+"""Standalone-mode sinks, in-process on one core, as ratios against the upb
 parse+serialise floor of the same request measured in the same run.
 
 Rows: OTLP/JSON encode and decode of a 512-span request (json_format plus the

@@ -1,7 +1,7 @@
 """`make run`: the whole pipeline on this machine, with a live summary.
 
 With bin/otelcol: otelcol (collector/gateway.yaml) → processors → otelcol →
-sinks. Without it (no Go toolchain): gateway mode, where the processors take
+sinks. Without it (no Go toolchain): standalone mode, where the processors take
 OTLP on :4317/:4318 themselves and write the sinks. The seed services
 (ingest :8001, session :8002, divan :8003) emit through the `obs` SDK while
 built-in traffic drivers exercise them; so do the outbound service (:8004, on
@@ -50,7 +50,7 @@ CONFIGS = REPO / "processors" / "configs"
 COLLECTOR_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 14317: "otlp/processed", 8889: "prometheus exporter",
                    13133: "health_check", 8888: "otelcol self-metrics"}
 PROCESSOR_PORTS = {24317: "processors OTLP gRPC", 8898: "processors self-metrics", 8890: "session-health API"}
-GATEWAY_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition", 8898: "processors self-metrics",
+STANDALONE_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition", 8898: "processors self-metrics",
                  8890: "session-health API"}
 SERVICES = {"ingest": 8001, "session": 8002, "divan": 8003}
 # The outbound and cross-sell services, each with the neighbours it needs locally (the Graph API and Salesforce
@@ -152,15 +152,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_demo(*, duration: float | None = None, force_gateway: bool = False) -> int:
+def run_demo(*, duration: float | None = None, force_standalone: bool = False) -> int:
     with sigterm_as_interrupt():
-        return _run_demo(duration, force_gateway)
+        return _run_demo(duration, force_standalone)
 
 
-def _run_demo(duration: float | None, force_gateway: bool) -> int:
-    gateway = force_gateway or not OTELCOL.exists()
-    stores = not gateway and JAEGER.exists() and VICTORIALOGS.exists()
-    ports = {**(GATEWAY_PORTS if gateway else {**COLLECTOR_PORTS, **PROCESSOR_PORTS}),
+def _run_demo(duration: float | None, force_standalone: bool) -> int:
+    standalone = force_standalone or not OTELCOL.exists()
+    stores = not standalone and JAEGER.exists() and VICTORIALOGS.exists()
+    ports = {**(STANDALONE_PORTS if standalone else {**COLLECTOR_PORTS, **PROCESSOR_PORTS}),
              **(STORE_PORTS if stores else {}), **{p: f"{n} service" for n, p in SERVICES.items()},
              **OUTBOUND_PORTS, **CROSSSELL_PORTS, **(RABBITMQ_PORTS if rabbitmq_server_path() else {}),
              **({CROSSSELL_REDIS_PORT: "cross-sell Redis"} if shutil.which("redis-server") else {})}
@@ -180,11 +180,11 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
            "SESSION_HEALTH_ADMIN_TOKEN": _local_secret("SESSION_HEALTH_ADMIN_TOKEN", "session-health.token"),
            "REDACTION_HMAC_KEY": _local_secret("REDACTION_HMAC_KEY", "redaction-hmac.key")}
     try:
-        if gateway:
-            why = "--gateway" if force_gateway else "bin/otelcol is missing (no Go toolchain?)"
-            print(f"==> gateway mode ({why}): the processors take OTLP on :4317/:4318 themselves")
+        if standalone:
+            why = "--standalone" if force_standalone else "bin/otelcol is missing (no Go toolchain?)"
+            print(f"==> standalone mode ({why}): the processors take OTLP on :4317/:4318 themselves")
             procs.append(("processors", _start([sys.executable, "-m", "processors.cli", "serve", "--config",
-                                                str(CONFIGS / "gateway.yaml")], "processors", env)))
+                                                str(CONFIGS / "standalone.yaml")], "processors", env)))
             _wait_port(4317, procs[-1][1], "processors")
         else:
             if stores:
@@ -213,7 +213,7 @@ def _run_demo(duration: float | None, force_gateway: bool) -> int:
               + "".join(f", {argv[2]}" for argv in extra.values()) + " (Ctrl-C to stop)")
         drivers = _Drivers(svc_env, extra)
         print(f"    logs: {VAR / 'logs'}   sinks: {SINKS}   processors metrics: http://127.0.0.1:8898/metrics"
-              + ("" if gateway else "   Prometheus exposition: http://127.0.0.1:8889/metrics"))
+              + ("" if standalone else "   Prometheus exposition: http://127.0.0.1:8889/metrics"))
         print(f"    session-health API: http://127.0.0.1:8890/session/health "
               f"(other routes need the bearer token in {VAR / 'session-health.token'})")
         if "outbound-traffic" in extra:

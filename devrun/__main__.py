@@ -10,14 +10,14 @@ from devrun import run_demo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devrun", description="start the Collector (or gateway mode), "
+    parser = argparse.ArgumentParser(prog="python -m devrun", description="start the Collector (or standalone mode), "
                                      "the processors, the services and their traffic, with a live summary")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-    parser.add_argument("--gateway", action="store_true", help="gateway mode even when bin/otelcol exists")
+    parser.add_argument("--standalone", action="store_true", help="standalone mode even when bin/otelcol exists")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run_demo(duration=args.duration, force_gateway=args.gateway)
+    return run_demo(duration=args.duration, force_standalone=args.standalone)
 
 
 if __name__ == "__main__":

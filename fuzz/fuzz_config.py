@@ -69,7 +69,7 @@ def _load(path: Path) -> Any:
 
 
 def _testdata_config() -> dict[str, Any]:
-    """A gateway-shaped config whose components are every testdata component of sampling and session_health."""
+    """A standalone-shaped config whose components are every testdata component of sampling and session_health."""
     sampling = _load(REPO / "processors/sampling/testdata/config.yaml")
     health = _load(REPO / "processors/session_health/testdata/config.yaml")
     procs = {k: v for k, v in sampling.items() if k != "service"}

@@ -1,6 +1,6 @@
 """`make load-local`: the local stack as `make run` starts it, every load at a scale this machine holds.
 
-Starts the processors and otelcol (gateway mode without bin/otelcol) on
+Starts the processors and otelcol (standalone mode without bin/otelcol) on
 `make run`'s ports, the three services on :8001-:8003 with `make run`'s
 secrets (var/*.token, var/*.key), and, when PostgreSQL's server binaries are
 installed (`make system-deps`), a PostgreSQL of its own for divan and ingest
@@ -113,8 +113,8 @@ def main() -> int:
 
 
 def _main() -> int:
-    gateway = not devrun.OTELCOL.exists()
-    ports = {**(devrun.GATEWAY_PORTS if gateway else {**devrun.COLLECTOR_PORTS, **devrun.PROCESSOR_PORTS}),
+    standalone = not devrun.OTELCOL.exists()
+    ports = {**(devrun.STANDALONE_PORTS if standalone else {**devrun.COLLECTOR_PORTS, **devrun.PROCESSOR_PORTS}),
              **{p: f"{n} service" for n, p in devrun.SERVICES.items()}}
     busy = [f":{p} ({what})" for p, what in ports.items() if not _free(p)]
     if busy:
@@ -133,10 +133,10 @@ def _main() -> int:
     procs: list[tuple[str, subprocess.Popen]] = []
     verdicts: list[tuple[str, int, list[str]]] = []
     try:
-        if gateway:
-            print("==> gateway mode (no bin/otelcol): the processors take OTLP on :4317 themselves")
+        if standalone:
+            print("==> standalone mode (no bin/otelcol): the processors take OTLP on :4317 themselves")
             procs.append(("processors", devrun._start([sys.executable, "-m", "processors.cli", "serve", "--config",
-                                                       str(devrun.CONFIGS / "gateway.yaml")], "processors", env)))
+                                                       str(devrun.CONFIGS / "standalone.yaml")], "processors", env)))
             devrun._wait_port(4317, procs[-1][1], "processors")
         else:
             print("==> processors (processors/configs/pipeline.yaml) on :24317, otelcol (collector/gateway.yaml) "

@@ -18,7 +18,7 @@ from pathlib import Path
 from processors.config import ConfigError, load_config, parse_config
 from processors.registry import KINDS, Registry
 
-DEFAULT_CONFIG = "gateway.yaml"
+DEFAULT_CONFIG = "standalone.yaml"
 
 
 def _load(path: str | None):
@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--config", help=f"pipeline YAML (default: the embedded {DEFAULT_CONFIG})")
     sub.add_parser("components")
-    run = sub.add_parser("run", help="start the Collector (or gateway mode), the processors and a sample emitter")
+    run = sub.add_parser("run", help="start the Collector (or standalone mode), the processors and a sample emitter")
     run.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-    run.add_argument("--gateway", action="store_true", help="gateway mode even when bin/otelcol exists")
+    run.add_argument("--standalone", action="store_true", help="standalone mode even when bin/otelcol exists")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from devrun import run_demo
 
-        return run_demo(duration=args.duration, force_gateway=args.gateway)
+        return run_demo(duration=args.duration, force_standalone=args.standalone)
 
     from processors.pipeline import build_service
 

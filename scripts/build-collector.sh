@@ -22,7 +22,7 @@ if [ -x "$cached" ]; then
   exit 0
 fi
 if ! command -v go >/dev/null; then
-  echo "collector: no Go toolchain; cannot build $OUT (make run falls back to gateway mode)" >&2
+  echo "collector: no Go toolchain; cannot build $OUT (make run falls back to standalone mode)" >&2
   exit 3
 fi
 GOBIN=$(go env GOPATH)/bin

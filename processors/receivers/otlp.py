@@ -1,5 +1,5 @@
 """The ``otlp`` receiver: OTLP over gRPC (from the Collector, or from services
-in gateway mode) and, optionally, OTLP/HTTP."""
+in standalone mode) and, optionally, OTLP/HTTP."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class HttpConfig(ComponentConfig):
 
 class OtlpReceiverConfig(ComponentConfig):
     grpc: GrpcConfig | None = Field(default_factory=GrpcConfig, description="gRPC server; null disables it")
-    http: HttpConfig | None = Field(default=None, description="OTLP/HTTP server; off unless set (gateway mode)")
+    http: HttpConfig | None = Field(default=None, description="OTLP/HTTP server; off unless set (standalone mode)")
     validate_requests: bool = Field(
         default=True,
         description="Parse every request on arrival: malformed ones get INVALID_ARGUMENT here, not at the next hop "

@@ -1,4 +1,4 @@
-"""OTLP/HTTP (protobuf and JSON, optionally gzip or deflate) on aiohttp, for gateway mode.
+"""OTLP/HTTP (protobuf and JSON, optionally gzip or deflate) on aiohttp, for standalone mode.
 
 Statuses follow the OTLP/HTTP spec and the one table of ``processors.status``
 (what the gRPC transport answers for the same refusal); every refusal is counted in

@@ -1,7 +1,7 @@
 """The ``prometheus`` exporter: OTLP metrics as a Prometheus scrape endpoint,
 translated by the rules of the Collector's prometheus exporter (v0.159:
 exporter/prometheusexporter with prometheus/otlptranslator v1.0.0), so a
-dashboard reads the same series whether the Collector or gateway mode serves
+dashboard reads the same series whether the Collector or standalone mode serves
 them.
 
     exporters:

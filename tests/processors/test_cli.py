@@ -27,7 +27,7 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_validate_accepts_the_shipped_configs():
     env = {**os.environ, "SESSION_HEALTH_ADMIN_TOKEN": "t0ken", "REDACTION_HMAC_KEY": "k" * 32}
-    for name in ("passthrough.yaml", "pipeline.yaml", "gateway.yaml"):
+    for name in ("passthrough.yaml", "pipeline.yaml", "standalone.yaml"):
         res = run("validate", "--config", str(REPO / "processors" / "configs" / name), env=env)
         assert res.returncode == 0, res.stderr
         assert "valid" in res.stdout

@@ -1,6 +1,6 @@
-"""Gateway mode (no Collector): services send OTLP gRPC and OTLP/HTTP straight
+"""Standalone mode (no Collector): services send OTLP gRPC and OTLP/HTTP straight
 to the processors, which write the Collector-format JSONL sinks and serve a
-Prometheus exposition (processors/configs/gateway.yaml)."""
+Prometheus exposition (processors/configs/standalone.yaml)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_grpc_and_http_clients_reach_the_local_sinks(tmp_path):
         "OTELPROC_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
         "SESSION_HEALTH_API_ENDPOINT": f"127.0.0.1:{free_port()}", "SESSION_HEALTH_ADMIN_TOKEN": "t", "REDACTION_HMAC_KEY": "k" * 32,
     }
-    argv = [sys.executable, "-m", "processors.cli", "serve", "--config", str(REPO / "processors/configs/gateway.yaml")]
+    argv = [sys.executable, "-m", "processors.cli", "serve", "--config", str(REPO / "processors/configs/standalone.yaml")]
     with running(argv, port=http_port, log=tmp_path / "otelproc.log", env=env):
         resource = Resource.create({"service.name": "gateway-test"})
         for exporter in (GrpcSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True),

@@ -1,6 +1,6 @@
 """Metrics without data points go nowhere: the file exporter leaves them out
 (and a request with nothing left writes no line), the prometheus exporter
-exposes no family for them, and gateway mode left idle for a session-health
+exposes no family for them, and standalone mode left idle for a session-health
 evaluation writes no such metric to its sink."""
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ async def test_the_prometheus_exporter_exposes_no_family_for_a_metric_without_po
 
 
 @pytest.mark.e2e
-def test_gateway_mode_idle_for_an_evaluation_writes_no_metric_without_points(tmp_path):
+def test_standalone_mode_idle_for_an_evaluation_writes_no_metric_without_points(tmp_path):
     grpc_port, http_port, prom_port = free_port(), free_port(), free_port()
     sinks = tmp_path / "sinks"
     env = {
@@ -90,8 +90,8 @@ def test_gateway_mode_idle_for_an_evaluation_writes_no_metric_without_points(tmp
         "SESSION_HEALTH_API_ENDPOINT": f"127.0.0.1:{free_port()}", "SESSION_HEALTH_ADMIN_TOKEN": "t",
         "REDACTION_HMAC_KEY": "k" * 32,
     }
-    interval = SessionHealthConfig().evaluation_interval_s  # gateway.yaml keeps the default
-    argv = [sys.executable, "-m", "processors.cli", "serve", "--config", str(REPO / "processors/configs/gateway.yaml")]
+    interval = SessionHealthConfig().evaluation_interval_s  # standalone.yaml keeps the default
+    argv = [sys.executable, "-m", "processors.cli", "serve", "--config", str(REPO / "processors/configs/standalone.yaml")]
     with running(argv, port=grpc_port, log=tmp_path / "otelproc.log", env=env):
         time.sleep(interval + 1.5)  # at least one evaluation of an empty fleet
         # A sender's metric without points beside one with a point: only the latter arrives.

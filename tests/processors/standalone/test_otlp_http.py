@@ -1,4 +1,4 @@
-"""OTLP/HTTP (gateway mode): protobuf and JSON bodies, gzip, and the OTLP/HTTP
+"""OTLP/HTTP (standalone mode): protobuf and JSON bodies, gzip, and the OTLP/HTTP
 status codes for every failure."""
 
 from __future__ import annotations

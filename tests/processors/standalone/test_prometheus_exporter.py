@@ -556,7 +556,7 @@ async def test_the_exposition_matches_the_collectors_prometheus_exporter(serve, 
             assert math.isclose(ours[name]["samples"][key], value), (name, key)
 
 
-# --- end to end: gateway mode's endpoint against the Collector's, fed the same SDK metrics --------------
+# --- end to end: standalone mode's endpoint against the Collector's, fed the same SDK metrics --------------
 
 E2E_YAML = """
 receivers:
