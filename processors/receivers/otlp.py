@@ -10,29 +10,14 @@ from pydantic import BeforeValidator, Field
 
 from processors.api import SERVICE_NAMES, Consumer, CreateSettings, Receiver, Signal
 from processors.config import ComponentConfig
-from processors.registry import Factory
-from processors.standalone.otlp_http import HttpLimits, HttpServer
 from processors.receivers.admission import Admission
 from processors.receivers.otlp_grpc import build_grpc_server, set_serving
+from processors.registry import Factory
+from processors.standalone.otlp_http import HttpLimits, HttpServer
 from processors.telemetry import SelfTelemetry
 from processors.tls import GrpcServerTLSConfig, TLSServerConfig, grpc_server_credentials, server_ssl_context
 
 _MIB = 1024 * 1024
-
-
-class GrpcConfig(ComponentConfig):
-    endpoint: str = Field(default="0.0.0.0:24317", description="host:port to listen on (default 0.0.0.0:24317)")
-    max_recv_msg_size_mib: float = Field(
-        default=16, gt=0, le=1024,
-        description="Requests above this get RESOURCE_EXHAUSTED (default 16; the Collector's own default is 4)",
-    )
-    max_concurrent_streams: int | None = Field(
-        default=None, gt=0, description="Concurrent requests before RESOURCE_EXHAUSTED (default: unbounded)"
-    )
-    tls: GrpcServerTLSConfig | None = Field(
-        default=None, description="TLS, the Collector's server keys; client_ca_file makes it mTLS (default: unset, "
-                                  "cleartext)",
-    )
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
@@ -57,6 +42,77 @@ def parse_duration(value: object) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class KeepaliveServerParameters(ComponentConfig):
+    """The Collector's ``keepalive.server_parameters`` (configgrpc), each a Go duration; unset keeps grpc's default.
+
+    ``max_connection_age`` is what spreads one Collector's load over several
+    worker processes: the kernel hands each *connection* to a worker, so a
+    client that keeps one connection keeps one worker busy until the server
+    closes it and the client dials again.
+    """
+
+    max_connection_age: Duration | None = Field(
+        default=None, gt=0,
+        description='A connection older than this is sent GOAWAY and the client dials a new one, which may land '
+                    'on another worker (default: unset, no limit)',
+    )
+    max_connection_age_grace: Duration | None = Field(
+        default=None, gt=0,
+        description="After max_connection_age, how long requests in flight may finish before the connection is "
+                    "closed (default: unset, no limit)",
+    )
+    max_connection_idle: Duration | None = Field(
+        default=None, gt=0,
+        description="A connection with no request for this long is closed (default: unset, no limit)",
+    )
+    time: Duration | None = Field(
+        default=None, gt=0,
+        description="An idle connection is pinged after this long (default: unset, grpc's 2h)",
+    )
+    timeout: Duration | None = Field(
+        default=None, gt=0,
+        description="A ping not answered within this closes the connection (default: unset, grpc's 20s)",
+    )
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        """The grpc core channel arguments for the keys that are set, in milliseconds."""
+        names = {
+            "max_connection_age": "grpc.max_connection_age_ms",
+            "max_connection_age_grace": "grpc.max_connection_age_grace_ms",
+            "max_connection_idle": "grpc.max_connection_idle_ms",
+            "time": "grpc.keepalive_time_ms",
+            "timeout": "grpc.keepalive_timeout_ms",
+        }
+        return [(arg, max(1, round(getattr(self, key) * 1000))) for key, arg in names.items()
+                if getattr(self, key) is not None]
+
+
+class GrpcKeepaliveConfig(ComponentConfig):
+    server_parameters: KeepaliveServerParameters = Field(
+        default_factory=KeepaliveServerParameters,
+        description="Connection age, idleness and pings (default: every key unset)",
+    )
+
+
+class GrpcConfig(ComponentConfig):
+    endpoint: str = Field(default="0.0.0.0:24317", description="host:port to listen on (default 0.0.0.0:24317)")
+    max_recv_msg_size_mib: float = Field(
+        default=16, gt=0, le=1024,
+        description="Requests above this get RESOURCE_EXHAUSTED (default 16; the Collector's own default is 4)",
+    )
+    max_concurrent_streams: int | None = Field(
+        default=None, gt=0, description="Concurrent requests before RESOURCE_EXHAUSTED (default: unbounded)"
+    )
+    keepalive: GrpcKeepaliveConfig | None = Field(
+        default=None, description="Connection lifetime and keepalive pings, the Collector's own keys "
+                                  "(default: unset, grpc's defaults: connections live forever)",
+    )
+    tls: GrpcServerTLSConfig | None = Field(
+        default=None, description="TLS, the Collector's server keys; client_ca_file makes it mTLS (default: unset, "
+                                  "cleartext)",
+    )
 
 
 class HttpConfig(ComponentConfig):
@@ -130,6 +186,7 @@ class OtlpReceiver(Receiver):
             self._grpc, self._health, self.grpc_port = build_grpc_server(
                 g.endpoint, admissions, max_recv_bytes=int(g.max_recv_msg_size_mib * _MIB),
                 max_concurrent_rpcs=g.max_concurrent_streams,
+                options=g.keepalive.server_parameters.grpc_options() if g.keepalive else (),
                 credentials=grpc_server_credentials(g.tls, name=f"{self.id} grpc") if g.tls else None,
             )
             await self._grpc.start()

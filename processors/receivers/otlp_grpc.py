@@ -28,7 +28,7 @@ message, so that refusal is counted too. A call that ends without a message
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -101,17 +101,20 @@ class _Unimplemented(grpc.GenericRpcHandler):
 
 def build_grpc_server(endpoint: str, admissions: Mapping[Signal, Admission], *, max_recv_bytes: int,
                       max_concurrent_rpcs: int | None = None, credentials: grpc.ServerCredentials | None = None,
+                      options: Sequence[tuple[str, int]] = (),
                       ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     """A grpc.aio server with the OTLP services we have pipelines for, health and reflection;
     TLS when ``credentials`` are given (``processors.tls.grpc_server_credentials``), else cleartext.
 
-    Returns the server (not started), its health servicer and the bound port.
+    ``options`` are more grpc core channel arguments. Returns the server (not started), its health
+    servicer and the bound port.
     """
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_recv_bytes),
             ("grpc.max_send_message_length", max_recv_bytes),
             ("grpc.so_reuseport", 1),  # several processes on one host share the port
+            *options,  # keepalive and connection age (``KeepaliveServerParameters``)
         ],
         maximum_concurrent_rpcs=max_concurrent_rpcs,
     )
