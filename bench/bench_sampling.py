@@ -21,8 +21,8 @@ from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
 
 from bench.common import Rate, best_of, measure, ratio, write_results
 from processors.api import CreateSettings, Payload, Processor, Signal
-from processors.sampling.config import SamplingConfig
-from processors.sampling.sampler import LogSampler
+from processors.log_sampling.config import SamplingConfig
+from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
 
 RECORDS = 512

@@ -70,7 +70,7 @@ def _load(path: Path) -> Any:
 
 def _testdata_config() -> dict[str, Any]:
     """A standalone-shaped config whose components are every testdata component of sampling and session_health."""
-    sampling = _load(REPO / "processors/sampling/testdata/config.yaml")
+    sampling = _load(REPO / "processors/log_sampling/testdata/config.yaml")
     health = _load(REPO / "processors/session_health/testdata/config.yaml")
     procs = {k: v for k, v in sampling.items() if k != "service"}
     conns = {k: v for k, v in health.items() if k != "service"}

@@ -25,7 +25,7 @@ from prometheus_client import Counter as PromCounter
 from processors.api import Connector, Consumer, CreateSettings, MalformedPayload, Payload, Signal, count_items
 from processors.session_health import emit
 from processors.session_health import events as ev
-from processors.session_health.api import SessionHealthApi
+from processors.session_health.http_api import SessionHealthApi
 from processors.session_health.config import SessionHealthConfig
 from processors.session_health.rollup import Clock, SessionRollup, Snapshot
 from processors.session_health.store import Store, StoreError

@@ -9,7 +9,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from processors.sampling.config import KeepRules
+from processors.log_sampling.config import KeepRules
 
 EVENT_NAME_ATTRIBUTE = "event.name"
 

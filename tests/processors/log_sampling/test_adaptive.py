@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from processors.sampling.adaptive import AdaptiveRatio, RateMeter
-from processors.sampling.config import SamplingConfig
-from processors.sampling.metrics import DROPPED, KEPT, RATIO
-from processors.sampling.sampler import LogSampler
+from processors.log_sampling.adaptive import AdaptiveRatio, RateMeter
+from processors.log_sampling.config import SamplingConfig
+from processors.log_sampling.self_metrics import DROPPED, KEPT, RATIO
+from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
-from tests.processors.sampling.builders import Rec, attr, kept_records, payload, random_trace_ids
+from tests.processors.log_sampling.builders import Rec, attr, kept_records, payload, random_trace_ids
 
 
 @dataclass

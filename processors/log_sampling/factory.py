@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from processors.api import CreateSettings, Signal
 from processors.registry import Factory
-from processors.sampling.config import SamplingConfig
-from processors.sampling.sampler import LogSampler
+from processors.log_sampling.config import SamplingConfig
+from processors.log_sampling.sampler import LogSampler
 
 TYPE = "log_sampling"
 

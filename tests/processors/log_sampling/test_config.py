@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from processors.config import ConfigError, validate_component
-from processors.sampling.config import KeepRules, SamplingConfig
-from processors.sampling.factory import FACTORY, default_config
+from processors.log_sampling.config import KeepRules, SamplingConfig
+from processors.log_sampling.factory import FACTORY, default_config
 
-TESTDATA = Path(__file__).resolve().parents[3] / "processors" / "sampling" / "testdata"
+TESTDATA = Path(__file__).resolve().parents[3] / "processors" / "log_sampling" / "testdata"
 
 
 def load(name: str) -> dict:

@@ -9,9 +9,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from processors.api import Payload, Signal
-from processors.sampling import randomness
-from processors.sampling.config import SamplingConfig
-from processors.sampling.sampler import LogSampler
+from processors.log_sampling import randomness
+from processors.log_sampling.config import SamplingConfig
+from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
 
 TRACES = [bytes([i]) * 16 for i in range(1, 12)] + [b"", bytes(16)]

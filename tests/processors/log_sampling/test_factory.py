@@ -8,8 +8,8 @@ from processors.api import CreateSettings, Signal
 from processors.config import ConfigError, parse_config
 from processors.pipeline import build_service
 from processors.registry import Registry
-from processors.sampling.factory import FACTORY, TYPE, create, default_config
-from processors.sampling.sampler import LogSampler
+from processors.log_sampling.factory import FACTORY, TYPE, create, default_config
+from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
 
 PIPELINE = """

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from processors.api import Payload, Signal
-from processors.sampling.config import SamplingConfig
-from processors.sampling.sampler import LogSampler
+from processors.log_sampling.config import SamplingConfig
+from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
-from tests.processors.sampling.builders import Rec, attr, kept_records, payload, random_trace_ids, request
+from tests.processors.log_sampling.builders import Rec, attr, kept_records, payload, random_trace_ids, request
 from tests.support.procs import REPO
 
 N = 100_000
@@ -80,8 +80,8 @@ def test_every_warn_and_error_survives_a_mixed_stream() -> None:
 _CHILD = """
 import json, sys
 from processors.api import Payload, Signal
-from processors.sampling.config import SamplingConfig
-from processors.sampling.sampler import LogSampler
+from processors.log_sampling.config import SamplingConfig
+from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
 cfg = SamplingConfig.model_validate(json.loads(sys.argv[2]))
 s = LogSampler(cfg, component_id="log_sampling", telemetry=SelfTelemetry())

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from processors.sampling import randomness
+from processors.log_sampling import randomness
 from tests.support.procs import REPO
 
 
@@ -46,7 +46,7 @@ def test_the_seeded_hash_is_the_same_in_another_process() -> None:
     """Replicas must agree: the hash cannot depend on PYTHONHASHSEED or on the process."""
     keys = [bytes([i]) * 16 for i in range(1, 20)]
     here = [randomness.SeededHash(7)(k) for k in keys]
-    code = ("from processors.sampling import randomness as r; "
+    code = ("from processors.log_sampling import randomness as r; "
             "print([r.SeededHash(7)(bytes([i]) * 16) for i in range(1, 20)])")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,

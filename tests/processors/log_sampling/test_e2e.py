@@ -23,9 +23,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from processors.api import Payload, Signal
-from processors.sampling.config import SamplingConfig
-from processors.sampling.metrics import DROPPED, KEPT
-from processors.sampling.sampler import LogSampler
+from processors.log_sampling.config import SamplingConfig
+from processors.log_sampling.self_metrics import DROPPED, KEPT
+from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
 from tests.support.pipeline import collector_pipeline, count_items
 

@@ -19,11 +19,11 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from processors.api import Payload, Processor, Signal
-from processors.sampling import randomness, severity
-from processors.sampling.adaptive import AdaptiveRatio
-from processors.sampling.config import SamplingConfig
-from processors.sampling.metrics import DROPPED_SAMPLED, KEPT_RULE, KEPT_SAMPLED, KEPT_SEVERITY, SamplingMetrics
-from processors.sampling.rules import KeepMatcher
+from processors.log_sampling import randomness, severity
+from processors.log_sampling.adaptive import AdaptiveRatio
+from processors.log_sampling.config import SamplingConfig
+from processors.log_sampling.self_metrics import DROPPED_SAMPLED, KEPT_RULE, KEPT_SAMPLED, KEPT_SEVERITY, SamplingMetrics
+from processors.log_sampling.rules import KeepMatcher
 from processors.telemetry import SelfTelemetry
 
 SERVICE_NAME = "service.name"
