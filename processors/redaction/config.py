@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from contracts import pii
 from processors.config import ComponentConfig
 from processors.redaction.detectors import DETECTORS
 from processors.redaction.detectors.geo import DEFAULT_PRECISION
@@ -38,21 +39,10 @@ ScanEngine = Literal["auto", "hyperscan", "re2"]
 
 ALL_DETECTORS: tuple[str, ...] = tuple(DETECTORS)
 
-# Keys whose values are replaced whatever they hold (message bodies, file
-# keys, tokens; plus the usual credentials). Searched anywhere in the key, ignoring case.
-DEFAULT_BLOCKED_KEYS: tuple[str, ...] = (
-    r"(?i)passw(?:or)?d|passphrase",
-    r"(?i)secret",
-    r"(?i)(?:^|[._-]|[a-z])token(?:$|[^a-z])|csrf|xsrf",
-    r"(?i)authori[sz]ation",
-    r"(?i)cookie",
-    r"(?i)signature",
-    r"(?i)api[._-]?key|access[._-]?key|private[._-]?key",
-    r"(?i)(?:^|[._-])(?:file|object|s3|blob|storage)[._-]?key(?:$|[._-])",
-    r"(?i)(?:^|[._-])(?:message|msg)[._-]?(?:body|text|content)$|(?:^|[._-])body$",
-)
+# Keys whose values are replaced whatever they hold: the policy the obs SDK applies too.
+DEFAULT_BLOCKED_KEYS: tuple[str, ...] = tuple(f"(?i){p}" for p in pii.BLOCKED_KEY_PATTERNS)
 DEFAULT_URL_ATTRIBUTES = ("url.full", "http.url", "url.original", "url.query", "http.target")
-DEFAULT_SQL_ATTRIBUTES = ("db.statement", "db.query.text")
+DEFAULT_SQL_ATTRIBUTES = pii.SQL_STATEMENT_KEYS
 
 # Escapes that mean non-ASCII characters; the byte scan cannot honour them.
 _NON_ASCII_ESCAPE = re.compile(r"\\(?:[pPuUN]|x\{|x[89a-fA-F])")
@@ -124,9 +114,14 @@ class DbSanitizerConfig(ComponentConfig):
 
 
 class TruncationConfig(ComponentConfig):
-    max_items: int = Field(default=10, ge=0, description="Arrays and maps in values keep this many items; 0 = off.")
+    max_items: int = Field(
+        default=pii.MAX_ITEMS, ge=0,
+        description=f"Arrays and maps in values keep this many items; 0 = off. Default {pii.MAX_ITEMS}.",
+    )
     max_string_length: int = Field(
-        default=4096, ge=0, description="Strings keep this many characters (the last one becomes …); 0 = off."
+        default=pii.MAX_STRING_LENGTH, ge=0,
+        description=f"Strings keep this many characters (the last one becomes {pii.TRUNCATION_MARK}); 0 = off. "
+                    f"Default {pii.MAX_STRING_LENGTH}.",
     )
 
     @field_validator("max_string_length")

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
 
+from contracts.pii import SQL_STATEMENT_KEYS
 from services.obs.pii import (
     PLAIN,
     anonymise_ip,
@@ -25,7 +26,7 @@ from services.obs.pii import (
     scrub_text,
     scrub_value,
 )
-from services.obs.sanitize import STATEMENT_KEYS, sanitize_statement
+from services.obs.sanitize import sanitize_statement
 
 _IP_KEYS = frozenset({"client.address", "net.peer.ip", "net.sock.peer.addr", "http.client_ip", "network.peer.address"})
 _QUERY_KEYS = frozenset({"url.query", "http.query"})
@@ -37,7 +38,7 @@ _NUMBERS = (int, float, bool)
 
 @lru_cache(maxsize=4096)
 def _key_rule(key: str) -> int:
-    if key in STATEMENT_KEYS:
+    if key in SQL_STATEMENT_KEYS:
         return _STATEMENT
     if key in _IP_KEYS:
         return _IP

@@ -4,7 +4,8 @@ Never message bodies, file keys, tokens, emails or exact geo; arrays and maps
 over 10 items are truncated. Values are judged by the key they sit under
 (``BLOCKED_KEY``, ``GEO_KEY``) and, for strings, by their shape
 (``scrub_text``). This is the service-side first line; the pipeline's
-redaction processor is the second.
+redaction processor is the second. The blocked keys, the mask and the limits
+are the ones both share (``contracts.pii``).
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-MAX_ITEMS = 10
-MAX_STRING = 1024
-REDACTED = "[REDACTED]"
+from contracts import pii
+
+MAX_ITEMS = pii.MAX_ITEMS
+MAX_STRING = pii.MAX_STRING_LENGTH
+REDACTED = pii.MASK
 TRUNCATED_KEY = "truncated_items"
 
-# Key names (any segment of a dotted/underscored key) whose values are never kept.
+# Key names whose values are never kept: the processor's blocked keys and the ones only the SDK blocks.
 BLOCKED_KEY = re.compile(
-    r"(?:^|[._\-])(?:body|text|content|message_body|file_key|filekey|s3_key|token|access_token|refresh_token|"
-    r"id_token|api_key|apikey|password|passwd|secret|authorization|cookie|set_cookie|signature|email|e_mail|"
-    r"phone|jwt)(?:$|[._\-])",
-    re.IGNORECASE,
+    "|".join(f"(?:{p})" for p in (*pii.BLOCKED_KEY_PATTERNS, *pii.SDK_BLOCKED_KEY_PATTERNS)), re.IGNORECASE
 )
 # Key names whose numeric values are coordinates: kept, but coarsened.
 GEO_KEY = re.compile(r"(?:^|[._\-])(?:lat|lng|lon|long|latitude|longitude)(?:$|[._\-])|^geo\.", re.IGNORECASE)
@@ -46,8 +46,7 @@ def _coarse(m: re.Match[str]) -> str:
 
 def scrub_text(value: str) -> str:
     """A string with emails, tokens, URL query values, userinfo and coordinate pairs taken out."""
-    if len(value) > MAX_STRING:
-        value = value[:MAX_STRING] + "..."
+    value = pii.truncate(value, MAX_STRING)
     # Cheap gates first: most strings (routes, ids, status words) have none of these characters.
     if "@" in value:
         value = _EMAIL.sub("[EMAIL]", _URL_USERINFO.sub(r"\1", value))

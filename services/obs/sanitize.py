@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-STATEMENT_KEYS = ("db.statement", "db.query.text")
-
 # Strings and comments in one pass, leftmost first: `--` inside a string is not a
 # comment, and a quote inside a comment does not open a string.
 _SQL_STRING_OR_COMMENT = re.compile(
