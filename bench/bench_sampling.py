@@ -64,7 +64,7 @@ def log_request(n_records: int = RECORDS, *, seed: int = 1) -> ExportLogsService
 
 
 def _sampler(**config: Any) -> LogSampler:
-    return LogSampler(SamplingConfig(**config), component_id="log_sampling", telemetry=SelfTelemetry())
+    return LogSampler(SamplingConfig(**config), CreateSettings("log_sampling", SelfTelemetry()))
 
 
 def _redaction() -> Processor | None:

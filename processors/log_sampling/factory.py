@@ -17,8 +17,7 @@ def default_config() -> SamplingConfig:
 def create(config: SamplingConfig, settings: CreateSettings) -> LogSampler:
     # A validated config cannot fail to build (globs are escaped, nothing is opened); the
     # pipeline builder prefixes any ValueError with "creating log_sampling processor".
-    return LogSampler(config, component_id=settings.component_id, telemetry=settings.telemetry,
-                      logger=settings.logger)
+    return LogSampler(config, settings)
 
 
 FACTORY = Factory(

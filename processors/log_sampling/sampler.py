@@ -7,7 +7,6 @@ neither thins nor annotates is forwarded as the bytes it arrived as.
 
 from __future__ import annotations
 
-import logging
 import struct
 import time
 from collections import Counter
@@ -18,13 +17,12 @@ from typing import Any
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from processors.api import Payload, Processor, Signal
+from processors.api import CreateSettings, Payload, Processor, Signal
 from processors.log_sampling import randomness, severity
 from processors.log_sampling.adaptive import AdaptiveRatio
 from processors.log_sampling.config import SamplingConfig
 from processors.log_sampling.self_metrics import DROPPED_SAMPLED, KEPT_RULE, KEPT_SAMPLED, KEPT_SEVERITY, SamplingMetrics
 from processors.log_sampling.rules import KeepMatcher
-from processors.telemetry import SelfTelemetry
 
 SERVICE_NAME = "service.name"
 UNKNOWN_SERVICE = "unknown_service"
@@ -36,14 +34,14 @@ _Position = tuple[int, int, int]  # resource, scope and record index in the requ
 
 
 class LogSampler(Processor):
-    def __init__(self, config: SamplingConfig, *, component_id: str, telemetry: SelfTelemetry,
-                 logger: logging.Logger | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, config: SamplingConfig, settings: CreateSettings, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
-        self.component_id = component_id
-        self._telemetry = telemetry
-        self._log = logger or logging.getLogger(f"otelproc.processors.{component_id}")
+        self.component_id = settings.component_id
+        self._telemetry = settings.telemetry
+        self._log = settings.logger
         self._clock = clock
-        self._metrics = telemetry.shared(SamplingMetrics)
+        self._metrics = settings.telemetry.shared(SamplingMetrics)
         self._keep_rank = severity.RANK[config.keep_severity_at_least]
         self._unspecified_rank = severity.RANK[config.unspecified_severity]
         self._rules = KeepMatcher(config.keep)

@@ -23,12 +23,13 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 
 from processors.api import Connector, Consumer, CreateSettings, MalformedPayload, Payload, Signal, count_items
+from processors.config import ConfigError
 from processors.session_health import emit
 from processors.session_health import events as ev
 from processors.session_health.http_api import SessionHealthApi
 from processors.session_health.config import SessionHealthConfig
 from processors.session_health.rollup import Clock, SessionRollup, Snapshot
-from processors.session_health.store import Store, StoreError
+from processors.session_health.store import Store, StoreError, open_store
 
 IGNORED_EVENTS = "otelproc_session_health_ignored_events"
 APPLIED_EVENTS = "otelproc_session_health_applied_events"
@@ -59,9 +60,27 @@ class _Metrics:
                                    ["component", "reason"], registry=registry)
 
 
+def _admin_token(config: SessionHealthConfig) -> str | None:
+    token = os.environ.get(config.api.admin_token_env, "").strip() or None
+    if config.api.enabled and not config.api.public and token is None:
+        # Fails closed: an API without a token would expose every session to anyone on the network.
+        raise ConfigError(
+            "api.admin_token_env",
+            f"environment variable {config.api.admin_token_env} is unset or empty; set it, "
+            "or set api.public: true to serve the API without a token",
+        )
+    return token
+
+
 class SessionHealthConnector(Connector):
-    def __init__(self, config: SessionHealthConfig, settings: CreateSettings, *, store: Store,
-                 admin_token: str | None, clock: Clock = time.time) -> None:
+    def __init__(self, config: SessionHealthConfig, settings: CreateSettings, *, store: Store | None = None,
+                 admin_token: str | None = None, clock: Clock = time.time) -> None:
+        """``store`` defaults to the one ``config.store`` names, ``admin_token`` to the value of the
+        environment variable ``config.api.admin_token_env``."""
+        if admin_token is None:
+            admin_token = _admin_token(config)
+        if store is None:
+            store = open_store(config.store, config.store_key_prefix, config.max_sessions)
         self.config = config
         self.settings = settings
         self.id = settings.component_id

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from processors.log_sampling.adaptive import AdaptiveRatio, RateMeter
+from processors.api import CreateSettings
 from processors.log_sampling.config import SamplingConfig
 from processors.log_sampling.self_metrics import DROPPED, KEPT, RATIO
 from processors.log_sampling.sampler import LogSampler
@@ -104,7 +105,7 @@ class StepLoad:
         self.clock = FakeClock()
         self.telemetry = SelfTelemetry()
         config = SamplingConfig(info_ratio=info_ratio, per_service_budget=budget, rate_window_s=1.0)
-        self.sampler = LogSampler(config, component_id="log_sampling", telemetry=self.telemetry, clock=self.clock)
+        self.sampler = LogSampler(config, CreateSettings("log_sampling", self.telemetry), clock=self.clock)
         self.traces = iter(random_trace_ids(200_000, seed=21))
         self.seq = 0
         self.weighted = {"busy": 0.0, "quiet": 0.0}

@@ -22,7 +22,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, InMemoryLogR
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from processors.api import Payload, Signal
+from processors.api import CreateSettings, Payload, Signal
 from processors.log_sampling.config import SamplingConfig
 from processors.log_sampling.self_metrics import DROPPED, KEPT
 from processors.log_sampling.sampler import LogSampler
@@ -116,7 +116,7 @@ def test_a_fastapi_app_under_load_keeps_errors_a_tenth_of_info_and_whole_traces(
         assert all(len(lr.trace_id) == 16 for lr in sent_records), "the bridge correlates logs with the request span"
 
         # What the sampler decides for these records, computed here with the same config.
-        expected = LogSampler(SamplingConfig(**SAMPLING), component_id="x", telemetry=SelfTelemetry()).process_logs(
+        expected = LogSampler(SamplingConfig(**SAMPLING), CreateSettings("x", SelfTelemetry())).process_logs(
             Payload(Signal.LOGS, message=type(sent).FromString(sent.SerializeToString())))
         expected_keys = {_key(lr) for lr in _records([expected.message])}
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from processors.api import Payload, Signal
+from processors.api import CreateSettings, Payload, Signal
 from processors.log_sampling import randomness
 from processors.log_sampling.config import SamplingConfig
 from processors.log_sampling.sampler import LogSampler
@@ -53,7 +53,7 @@ def expected_seqs(req: ExportLogsServiceRequest, sampler: LogSampler, ratio: flo
 @given(resources=st.lists(resource, max_size=4), ratio=st.sampled_from([0.1, 0.5, 0.9, 1.0]))
 def test_output_is_the_input_filtered_by_severity_and_randomness(resources, ratio: float) -> None:
     req = build(resources)
-    sampler = LogSampler(SamplingConfig(info_ratio=ratio), component_id="ls", telemetry=SelfTelemetry())
+    sampler = LogSampler(SamplingConfig(info_ratio=ratio), CreateSettings("ls", SelfTelemetry()))
     want = expected_seqs(req, sampler, ratio)
     out = sampler.process_logs(Payload(Signal.LOGS, raw=req.SerializeToString()))
     if out is None:

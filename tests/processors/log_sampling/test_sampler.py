@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processors.api import Payload, Signal
+from processors.api import CreateSettings, Payload, Signal
 from processors.log_sampling import randomness
 from processors.log_sampling.config import SamplingConfig
 from processors.log_sampling.self_metrics import DROPPED, KEPT, RATIO
@@ -17,7 +17,7 @@ TRACES = random_trace_ids(400, seed=11)
 
 
 def sampler(**config) -> LogSampler:
-    return LogSampler(SamplingConfig(**config), component_id="log_sampling", telemetry=SelfTelemetry())
+    return LogSampler(SamplingConfig(**config), CreateSettings("log_sampling", SelfTelemetry()))
 
 
 def info_records(n: int = 400, **kw) -> list[Rec]:
@@ -264,7 +264,7 @@ def test_the_request_round_trips_through_bytes() -> None:
 
 def test_self_metrics_count_kept_and_dropped_by_service_and_severity() -> None:
     telemetry = SelfTelemetry()
-    s = LogSampler(SamplingConfig(info_ratio=0.5), component_id="log_sampling/x", telemetry=telemetry)
+    s = LogSampler(SamplingConfig(info_ratio=0.5), CreateSettings("log_sampling/x", telemetry))
     records = (info_records(200, service="a") + [Rec(service="a", level="ERROR", trace_id=t) for t in TRACES[:7]]
                + info_records(100, service="b", level="DEBUG"))
     out = s.process_logs(payload(records))
@@ -293,8 +293,8 @@ def test_self_metrics_count_kept_and_dropped_by_service_and_severity() -> None:
 
 def test_rule_kept_records_are_counted_as_such() -> None:
     telemetry = SelfTelemetry()
-    s = LogSampler(SamplingConfig(info_ratio=1e-9, keep={"event_names": ["audit"]}), component_id="log_sampling",
-                   telemetry=telemetry)
+    s = LogSampler(SamplingConfig(info_ratio=1e-9, keep={"event_names": ["audit"]}),
+                   CreateSettings("log_sampling", telemetry))
     s.process_logs(payload([Rec(trace_id=t, event_name="audit") for t in TRACES[:9]]))
     assert telemetry.value(f"{KEPT}_total", processor="log_sampling", service="checkout", severity="INFO",
                            reason="rule") == 9
@@ -302,7 +302,7 @@ def test_rule_kept_records_are_counted_as_such() -> None:
 
 def test_services_past_max_services_share_one_label(caplog: pytest.LogCaptureFixture) -> None:
     telemetry = SelfTelemetry()
-    s = LogSampler(SamplingConfig(info_ratio=0.5, max_services=2), component_id="ls", telemetry=telemetry)
+    s = LogSampler(SamplingConfig(info_ratio=0.5, max_services=2), CreateSettings("ls", telemetry))
     records = [Rec(service=f"svc-{i}", level="ERROR", trace_id=TRACES[i]) for i in range(5)]
     with caplog.at_level("WARNING"):
         s.process_logs(payload(records))
@@ -317,7 +317,7 @@ def test_services_past_max_services_share_one_label(caplog: pytest.LogCaptureFix
 
 def test_a_missing_service_name_is_unknown_service() -> None:
     telemetry = SelfTelemetry()
-    s = LogSampler(SamplingConfig(), component_id="ls", telemetry=telemetry)
+    s = LogSampler(SamplingConfig(), CreateSettings("ls", telemetry))
     req = request([Rec(level="ERROR", trace_id=TRACES[0])])
     del req.resource_logs[0].resource.attributes[:]
     s.process_logs(Payload(Signal.LOGS, message=req))

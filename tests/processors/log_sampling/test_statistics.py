@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.api import Payload, Signal
+from processors.api import CreateSettings, Payload, Signal
 from processors.log_sampling.config import SamplingConfig
 from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
@@ -30,7 +30,7 @@ BATCH = 500
 
 
 def new_sampler(**config) -> LogSampler:
-    return LogSampler(SamplingConfig(**config), component_id="log_sampling", telemetry=SelfTelemetry())
+    return LogSampler(SamplingConfig(**config), CreateSettings("log_sampling", SelfTelemetry()))
 
 
 def run(sampler: LogSampler, records: list[Rec]) -> list[tuple[str, object]]:
@@ -79,12 +79,12 @@ def test_every_warn_and_error_survives_a_mixed_stream() -> None:
 # length-prefixed requests and prints the sequence numbers it kept.
 _CHILD = """
 import json, sys
-from processors.api import Payload, Signal
+from processors.api import CreateSettings, Payload, Signal
 from processors.log_sampling.config import SamplingConfig
 from processors.log_sampling.sampler import LogSampler
 from processors.telemetry import SelfTelemetry
 cfg = SamplingConfig.model_validate(json.loads(sys.argv[2]))
-s = LogSampler(cfg, component_id="log_sampling", telemetry=SelfTelemetry())
+s = LogSampler(cfg, CreateSettings("log_sampling", SelfTelemetry()))
 data = open(sys.argv[1], "rb").read()
 kept, pos = [], 0
 while pos < len(data):
@@ -119,7 +119,7 @@ def test_two_instances_on_split_input_keep_whole_traces(tmp_path: Path, config: 
     half_b = [(i, r) for i, r in enumerate(records) if i % 2 == 1]
 
     kept_a: list[int] = []
-    here = LogSampler(SamplingConfig(**config), component_id="log_sampling", telemetry=SelfTelemetry())
+    here = LogSampler(SamplingConfig(**config), CreateSettings("log_sampling", SelfTelemetry()))
     for start in range(0, len(half_a), 400):
         chunk = half_a[start:start + 400]
         req = request(r for _, r in chunk)
