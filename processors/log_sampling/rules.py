@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from contracts.anyvalue import scalar_text
 from processors.log_sampling.config import KeepRules
 
 EVENT_NAME_ATTRIBUTE = "event.name"
@@ -20,20 +20,6 @@ def glob_pattern(globs: list[str]) -> re.Pattern[str] | None:
         return None
     parts = (".*".join(re.escape(piece) for piece in g.split("*")) for g in globs)
     return re.compile("(?:" + "|".join(parts) + r")\Z")
-
-
-def value_text(value: AnyValue) -> str | None:
-    """The string form rules compare with; None for values no rule can name (bytes, lists, maps)."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "double_value":
-        return str(value.double_value)
-    return None
 
 
 def _config_text(value: Any) -> str:
@@ -69,13 +55,13 @@ class KeepMatcher:
                     and events.match(kv.value.string_value)):
                 return True
             wanted = self._attributes.get(key)
-            if wanted is not None and value_text(kv.value) in wanted:
+            if wanted is not None and scalar_text(kv.value) in wanted:
                 return True
         return False
 
     def _attributes_match(self, attributes: Any) -> bool:
         for kv in attributes:
             wanted = self._attributes.get(kv.key)
-            if wanted is not None and value_text(kv.value) in wanted:
+            if wanted is not None and scalar_text(kv.value) in wanted:
                 return True
         return False

@@ -164,7 +164,7 @@ class LogSampler(Processor):
         if slot is None:
             slot = record.attributes.add(key=name)
         else:
-            before = _number(slot.value)
+            before = number(slot.value)
             if before is not None and before > 0:
                 weight = max(before, weight) if consistent else before * weight
         slot.value.double_value = weight
@@ -238,15 +238,6 @@ def _remove(request: Any, positions: list[_Position]) -> None:
                 del scopes[si]
         if not scopes:
             del request.resource_logs[ri]
-
-
-def _number(value: Any) -> float | None:
-    kind = value.WhichOneof("value")
-    if kind == "double_value":
-        return value.double_value
-    if kind == "int_value":
-        return float(value.int_value)
-    return None
 
 
 def _threshold_of(tvalue: str) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.anyvalue import scalar
 from contracts.session_events import (
     ATTR_EVENT_NAME,
     ATTR_SESSION_ID,
@@ -67,16 +68,8 @@ def record_identity(rec: Any, session_id: str, tenant_id: str) -> str:
     return base64.b64encode(h.digest()).decode()
 
 
-def any_value(value: Any) -> Any:
-    """A scalar AnyValue as Python; None for arrays, maps, bytes and empty values."""
-    kind = value.WhichOneof("value")
-    if kind in ("string_value", "int_value", "bool_value", "double_value"):
-        return getattr(value, kind)
-    return None
-
-
 def _attributes(kvs: Iterable[Any]) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in kvs}
+    return {kv.key: scalar(kv.value) for kv in kvs}
 
 
 def parse_logs(request: Any, now: float, *, max_session_id_bytes: int = MAX_SESSION_ID_BYTES,

@@ -56,10 +56,8 @@ replaces it.
 
 from __future__ import annotations
 
-import base64
 import decimal
 import functools
-import json
 import logging
 import math
 import re
@@ -76,6 +74,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import Metric
 from pydantic import BeforeValidator, Field, field_validator
 
+# A label's text is the Collector's AsString of the attribute.
+from contracts.anyvalue import as_string as value_text
 from processors.api import CreateSettings, Exporter, Payload, Signal
 from processors.config import ComponentConfig
 from processors.registry import Factory
@@ -268,39 +268,6 @@ def label_name(key: str) -> str | None:
     return out
 
 
-def value_text(value: Any) -> str:
-    """An AnyValue as the Collector prints it in a label (pcommon.Value.AsString)."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "double_value":
-        return _es6_float(value.double_value)
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode("ascii")
-    if kind in ("array_value", "kvlist_value"):
-        return _go_json(_raw(value))
-    return ""
-
-
-def _es6_float(f: float) -> str:
-    """Go's float formatting in pcommon (ES6 number to string): 1.5, 100, 1e-7, 1e+21."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "Infinity" if f > 0 else "-Infinity"
-    if f == 0:
-        return "0"
-    if 1e-6 <= abs(f) < 1e21:
-        return format(decimal.Decimal(repr(f)).normalize(), "f")
-    mantissa, exponent = repr(f).split("e")  # repr uses an exponent below 1e-4 and from 1e16 on
-    exp = int(exponent)
-    return f"{mantissa}e+{exp:02d}" if exp >= 0 else f"{mantissa}e-{-exp}"
-
-
 def go_float(f: float) -> str:
     """A float as Go's client library writes ``le`` and ``quantile`` values ('g', shortest):
     5, 0.25, 1e+06. Prometheus compares label values as text, so le="5" and le="5.0" differ."""
@@ -321,32 +288,6 @@ def go_float(f: float) -> str:
     if point >= len(text):
         return minus + text + "0" * (point - len(text))
     return f"{minus}{text[:point]}.{text[point:]}"
-
-
-def _raw(value: Any) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_raw(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _raw(kv.value) for kv in value.kvlist_value.values}
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode("ascii")
-    if kind is None:
-        return None
-    return getattr(value, kind)
-
-
-def _go_json(raw: Any) -> str:
-    """encoding/json without HTML escaping: sorted keys, ES6 floats."""
-    if isinstance(raw, dict):
-        return "{" + ",".join(f"{_go_json(k)}:{_go_json(v)}" for k, v in sorted(raw.items())) + "}"
-    if isinstance(raw, list):
-        return "[" + ",".join(_go_json(v) for v in raw) + "]"
-    if isinstance(raw, float):
-        return _es6_float(raw) if math.isfinite(raw) else "null"
-    if isinstance(raw, str):
-        return json.dumps(raw, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return json.dumps(raw)
 
 
 # --- state -----------------------------------------------------------------------------
