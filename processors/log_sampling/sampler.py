@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from contracts.anyvalue import number
 from processors.api import CreateSettings, Payload, Processor, Signal
 from processors.log_sampling import randomness, severity
 from processors.log_sampling.adaptive import AdaptiveRatio
