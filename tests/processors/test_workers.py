@@ -549,3 +549,36 @@ def test_every_worker_answers_the_grpc_health_check_for_itself(egress, tmp_path)
         assert set(answered) == {"0", "1"}, answered
     finally:
         proc.stop()
+
+
+# --- connection age ------------------------------------------------------------------------------
+
+
+def test_max_connection_age_spreads_one_clients_connection_over_the_workers(egress, tmp_path):
+    """One channel (as a Collector holds one connection per endpoint) reaches every worker once the
+    receiver's max_connection_age rotates its connection: each new connection is handed out afresh."""
+    keepalive = ("      keepalive: {server_parameters: {max_connection_age: 300ms, max_connection_age_grace: 1s}}\n")
+    anchor = "      endpoint: ${env:OTELPROC_RECEIVER_ENDPOINT:-127.0.0.1:24317}\n"
+    assert anchor in PASSTHROUGH
+    config = with_server(PASSTHROUGH.replace(anchor, anchor + keepalive), workers=2)
+    env, port, metrics_port = passthrough_env(egress)
+    proc = serve(tmp_path, config, env)
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        wait_for_port(port, proc=proc.popen)
+        wait_serving(proc, url)
+        deadline = time.monotonic() + 20
+        with grpc.insecure_channel(f"127.0.0.1:{port}", options=OWN_CONNECTION) as ch:
+            export = ch.unary_unary(TRACE_EXPORT, request_serializer=None, response_deserializer=None)
+            i = 0
+            while time.monotonic() < deadline:
+                export(span_request(i).SerializeToString(), timeout=10, wait_for_ready=True)
+                i += 1
+                counts = per_worker(samples(url), "traces")
+                if len([w for w, n in counts.items() if n > 0]) == 2:
+                    break
+                time.sleep(0.1)
+        counts = per_worker(samples(url), "traces")
+        assert {w for w, n in counts.items() if n > 0} == {"0", "1"}, (counts, i)
+    finally:
+        proc.stop()
