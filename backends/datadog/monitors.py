@@ -27,6 +27,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,9 @@ _SERVICE_CHECK = re.compile(
 
 def parse_service_check(text: str) -> str:
     if not _SERVICE_CHECK.fullmatch(text):
-        raise MonitorError(f'query: not a service check query ("check".over("tag").last(N).count_by_status()): {text!r}')
+        raise MonitorError(
+            f'query: not a service check query ("check".over("tag").last(N).count_by_status()): {text!r}'
+        )
     return _SERVICE_CHECK.fullmatch(text).group("check")  # type: ignore[union-attr]
 
 
@@ -285,7 +288,7 @@ def _differs(wanted: dict[str, Any], have: dict[str, Any]) -> bool:
     return False
 
 
-def apply(api: Api, monitors: dict[str, dict[str, Any]], out=print) -> dict[str, int]:
+def apply(api: Api, monitors: dict[str, dict[str, Any]], out: Callable[[str], object] = print) -> dict[str, int]:
     """Create, update or leave each monitor; returns the counts and prints one line per monitor."""
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for stem, wanted in monitors.items():

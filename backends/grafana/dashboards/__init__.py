@@ -24,10 +24,7 @@ def query(expr: str, legend: str = "", ref: str = "A", *, instant: bool = False,
     q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(PROMETHEUS)
     if legend:
         q = q.legend_format(legend)
-    if instant:
-        q = q.instant()
-    else:
-        q = q.range()
+    q = q.instant() if instant else q.range()
     if table_format:
         q = q.format(PromQueryFormat.TABLE)
     if exemplar:
@@ -41,14 +38,14 @@ def p95(histogram: str, by: str = "") -> str:
     return f"histogram_quantile(0.95, sum by ({labels}) (rate({histogram}_bucket[$__rate_interval])))"
 
 
-def _targets(panel, queries):
+def _targets(panel: timeseries.Panel, queries: tuple[Any, ...]) -> timeseries.Panel:
     for i, q in enumerate(queries):
         panel = panel.with_target(query(*q, ref=chr(ord("A") + i)) if isinstance(q, tuple) else q)
     return panel
 
 
-def graph(title: str, *queries, unit: str = "short", description: str = "", width: int = 12,
-          height: int = 8) -> timeseries.Panel:
+def graph(title: str, *queries: tuple[str, ...] | prometheus.Dataquery, unit: str = "short",
+          description: str = "", width: int = 12, height: int = 8) -> timeseries.Panel:
     """A time series panel; each query is ``(expr, legend)`` or a built query."""
     p = timeseries.Panel().title(title).datasource(PROMETHEUS).unit(unit).span(width).height(height)
     if description:

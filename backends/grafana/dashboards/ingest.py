@@ -49,7 +49,8 @@ def build() -> Dashboard:
         .panel(single("Collectors untracked (time range)",
                       "sum(increase(pricebot_whatsapp_collector_untracked_total[$__range]))",
                       description="Reports from collectors past WHATSAPP_COLLECTOR_MAX_CLIENTS."))
-        .panel(graph("Connection by collector", ("client:pricebot_whatsapp_collector_connected:latest", "{{client_id}}"),
+        .panel(graph("Connection by collector",
+                     ("client:pricebot_whatsapp_collector_connected:latest", "{{client_id}}"),
                      unit="bool", description="1 open, 0 otherwise, from the newest report."))
         .panel(graph("Since last report",
                      ("time() - max by (client_id) (pricebot_whatsapp_collector_last_seen_timestamp_seconds)",
