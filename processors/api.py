@@ -414,7 +414,7 @@ class Receiver(Component):
     def attach(self, signal: Signal, consumer: Consumer) -> None:
         """Route received payloads of ``signal`` into ``consumer``."""
 
-    async def drain(self, grace_s: float) -> None:  # noqa: B027 - optional hook
+    async def drain(self, grace_s: float) -> None:
         """Stop taking requests and wait up to ``grace_s`` for in-flight ones to be acknowledged.
 
         Called on every receiver when the process is asked to stop, before ``shutdown``; a
