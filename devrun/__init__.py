@@ -50,8 +50,8 @@ CONFIGS = REPO / "processors" / "configs"
 COLLECTOR_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 14317: "otlp/processed", 8889: "prometheus exporter",
                    13133: "health_check", 8888: "otelcol self-metrics"}
 PROCESSOR_PORTS = {24317: "processors OTLP gRPC", 8898: "processors self-metrics", 8890: "session-health API"}
-STANDALONE_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition", 8898: "processors self-metrics",
-                 8890: "session-health API"}
+STANDALONE_PORTS = {4317: "OTLP gRPC", 4318: "OTLP/HTTP", 8889: "prometheus exposition",
+                    8898: "processors self-metrics", 8890: "session-health API"}
 SERVICES = {"ingest": 8001, "session": 8002, "divan": 8003}
 # The outbound and cross-sell services, each with the neighbours it needs locally (the Graph API and Salesforce
 # are stand-ins: the real ones are out of reach). Ports the other services do not use.
@@ -59,7 +59,7 @@ OUTBOUND_PORTS = {8004: "outbound service", 8006: "outbound tenant service", 800
 CROSSSELL_PORTS = {8005: "cross-sell API", 8007: "Salesforce stand-in"}
 RABBITMQ_PORTS = {5682: "RabbitMQ AMQP", 25682: "RabbitMQ distribution", 4379: "RabbitMQ epmd"}
 CROSSSELL_REDIS_PORT = 6389
-OUTBOUND_PORTS_BY_NAME = dict(zip(("outbound", "tenants", "standin"), OUTBOUND_PORTS))
+OUTBOUND_PORTS_BY_NAME = dict(zip(("outbound", "tenants", "standin"), OUTBOUND_PORTS, strict=True))
 CROSSSELL_API_PORT = next(iter(CROSSSELL_PORTS))
 # The trace store (Jaeger: OTLP gRPC, query API) and the log store (VictoriaLogs: OTLP/HTTP in, LogsQL out).
 STORE_PORTS = {4327: "Jaeger OTLP gRPC", 16686: "Jaeger query API", 16685: "Jaeger query gRPC",
@@ -84,13 +84,17 @@ def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30
 
 def _start(argv: list[str], name: str, env: dict[str, str]) -> subprocess.Popen:
     (VAR / "logs").mkdir(parents=True, exist_ok=True)
-    log = open(VAR / "logs" / f"{name}.log", "ab")
-    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=REPO,
-                            start_new_session=True)
+    # The child gets its own copy of the descriptor; the parent's closes with the block.
+    with open(VAR / "logs" / f"{name}.log", "ab") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=REPO,
+                                start_new_session=True)
 
 
 def _self_metrics() -> dict[tuple[str, str], float]:
-    """(signal, in|out|dropped) → items, from the processors' self-metrics; out = delivered by the pipeline's exporters."""
+    """(signal, in|out|dropped) → items, from the processors' self-metrics.
+
+    out = delivered by the pipeline's exporters.
+    """
     out: dict[tuple[str, str], float] = {}
     try:
         with urllib.request.urlopen("http://127.0.0.1:8898/metrics", timeout=1) as r:
@@ -225,7 +229,8 @@ def _run_demo(duration: float | None, force_standalone: bool) -> int:
         if stores:
             print(_stores_note())
         # Polled as a load balancer's health check would: the outbound dashboard shows /health's answers.
-        probes = [f"http://127.0.0.1:{OUTBOUND_PORTS_BY_NAME['outbound']}/health"] if "outbound-traffic" in extra else []
+        outbound_health = f"http://127.0.0.1:{OUTBOUND_PORTS_BY_NAME['outbound']}/health"
+        probes = [outbound_health] if "outbound-traffic" in extra else []
         started = time.monotonic()
         while duration is None or time.monotonic() - started < duration:
             time.sleep(2)
@@ -246,7 +251,7 @@ def _run_demo(duration: float | None, force_standalone: bool) -> int:
     finally:
         if drivers is not None:
             drivers.stop()
-        for name, p in reversed(procs):
+        for _name, p in reversed(procs):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p.pid, signal.SIGTERM)
             try:
@@ -313,9 +318,9 @@ def _start_crosssell(env: dict[str, str], started: list[tuple[str, subprocess.Po
     started.append(("crosssell-salesforce", _start(_uvicorn("services.crosssell.salesforce", salesforce),
                                                    "crosssell-salesforce", own)))
     if redis:
-        started.append(("crosssell-worker", _start([sys.executable, "-m", "celery", "-A", "services.crosssell.worker_main",
-                                                    "worker", "-Q", "crosssell", "--pool", "solo", "--loglevel",
-                                                    "warning"], "crosssell-worker", own)))
+        worker = [sys.executable, "-m", "celery", "-A", "services.crosssell.worker_main", "worker", "-Q", "crosssell",
+                  "--pool", "solo", "--loglevel", "warning"]
+        started.append(("crosssell-worker", _start(worker, "crosssell-worker", own)))
     started.append(("crosssell", _start(_uvicorn("services.crosssell.app", api), "crosssell", own)))
     _wait_port(salesforce, dict(started)["crosssell-salesforce"], "crosssell-salesforce", timeout=60)
     _wait_port(api, dict(started)["crosssell"], "crosssell", timeout=90)
