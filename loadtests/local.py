@@ -144,8 +144,8 @@ def _main() -> int:
             procs.append(("processors", devrun._start([sys.executable, "-m", "processors.cli", "serve", "--config",
                                                        str(devrun.CONFIGS / "pipeline.yaml")], "processors", env)))
             devrun._wait_port(24317, procs[-1][1], "processors")
-            procs.append(("otelcol", devrun._start([str(devrun.OTELCOL), f"--config={REPO / 'collector' / 'gateway.yaml'}"],
-                                                   "otelcol", env)))
+            gateway = f"--config={REPO / 'collector' / 'gateway.yaml'}"
+            procs.append(("otelcol", devrun._start([str(devrun.OTELCOL), gateway], "otelcol", env)))
             devrun._wait_port(4317, procs[-1][1], "otelcol")
         pg = _postgres(procs)
         svc_env = {**env, **devrun._service_env(), "DOCS_ENABLED": "false"}
@@ -177,7 +177,8 @@ def _main() -> int:
         verdicts.append((f"otlp pipeline ({otlp_rps} requests/s per signal, {duration} s)", rc, lines))
         ingest = f"http://127.0.0.1:{devrun.SERVICES['ingest']}"
         argv = [sys.executable, "-m", "loadtests.whatsapp_harness", "load",
-                "--url", f"{ingest}/integrations/whatsapp/ingest", "--diagnostics-url", f"{ingest}/chat/tools/diagnostics",
+                "--url", f"{ingest}/integrations/whatsapp/ingest",
+                "--diagnostics-url", f"{ingest}/chat/tools/diagnostics",
                 "--count", str(_env_int("HARNESS_COUNT", 50)), "--batch-size", "10",
                 "--report-file", str(OUT / "perf_baseline.json"), "--no-progress"]
         print(f"==> ingest harness: load {' '.join(argv[4:])}", flush=True)
@@ -195,7 +196,7 @@ def _main() -> int:
         print(f"make load-local: {exc}", file=sys.stderr)
         return 1
     finally:
-        for name, p in reversed(procs):
+        for _name, p in reversed(procs):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p.pid, signal.SIGTERM)
             try:

@@ -246,7 +246,10 @@ def summary(drained_s: float) -> tuple[str, bool]:
                      f"({100 * share:.2f} %)")
     lat = [arrived[k] - sent[k] for k in arrived]
     p50, p95 = _pct(lat, 0.5), _pct(lat, 0.95)
-    fmt = (lambda v: "n/a" if v is None else f"{v:.2f} s")
+
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.2f} s"
+
     lines.append(f"OTLP send→sink latency: p50 {fmt(p50)}, p95 {fmt(p95)}, max {fmt(max(lat) if lat else None)} "
                  f"(sink read every {READ_INTERVAL_S:g} s; drained {drained_s:.1f} s after the run)")
     if LEDGER.inflight:
