@@ -98,9 +98,17 @@ _FAULT_CONFIG = """
 receivers:
   otlp: {{protocols: {{grpc: {{endpoint: "127.0.0.1:{otlp}"}}}}}}
 exporters:
-  otlp/traces: {{endpoint: "127.0.0.1:{dead}", tls: {{insecure: true}}, timeout: 1s, retry_on_failure: {{enabled: false}}}}
+  otlp/traces:
+    endpoint: "127.0.0.1:{dead}"
+    tls: {{insecure: true}}
+    timeout: 1s
+    retry_on_failure: {{enabled: false}}
   otlphttp/logs: {{endpoint: "http://127.0.0.1:{dead}/otlp", timeout: 1s, retry_on_failure: {{enabled: false}}}}
-  otlp/metrics: {{endpoint: "127.0.0.1:{dead}", tls: {{insecure: true}}, timeout: 1s, retry_on_failure: {{enabled: false}}}}
+  otlp/metrics:
+    endpoint: "127.0.0.1:{dead}"
+    tls: {{insecure: true}}
+    timeout: 1s
+    retry_on_failure: {{enabled: false}}
 service:
   pipelines:
     traces: {{receivers: [otlp], exporters: [otlp/traces]}}
@@ -124,9 +132,13 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 ep = sys.argv[1]
-tp = TracerProvider(); tp.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=ep, insecure=True, timeout=3)))
-lp = LoggerProvider(); lp.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=ep, insecure=True, timeout=3)))
-mp = MeterProvider([PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=ep, insecure=True, timeout=3), export_interval_millis=500)])
+tp = TracerProvider()
+tp.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=ep, insecure=True, timeout=3)))
+lp = LoggerProvider()
+lp.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=ep, insecure=True, timeout=3)))
+metric_exporter = OTLPMetricExporter(endpoint=ep, insecure=True, timeout=3)
+reader = PeriodicExportingMetricReader(metric_exporter, export_interval_millis=500)
+mp = MeterProvider([reader])
 log = logging.getLogger("fault"); log.addHandler(LoggingHandler(logger_provider=lp)); log.setLevel(logging.INFO)
 mp.get_meter("fault").create_counter("fault_probe").add(1)
 with tp.get_tracer("fault").start_as_current_span("probe"):
@@ -144,8 +156,8 @@ def fault_names() -> set[str]:
                                stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for_port(otlp, timeout=30, proc=col)
-            subprocess.run([sys.executable, "-c", _SEND, f"127.0.0.1:{otlp}"], check=False, capture_output=True, timeout=60,
-                           env={**os.environ, "OTEL_SDK_DISABLED": "false"})
+            subprocess.run([sys.executable, "-c", _SEND, f"127.0.0.1:{otlp}"], check=False, capture_output=True,
+                           timeout=60, env={**os.environ, "OTEL_SDK_DISABLED": "false"})
             time.sleep(1)
             return {n for n in series_names(scrape(metrics)) if "failed" in n}
         finally:

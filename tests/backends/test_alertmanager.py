@@ -36,8 +36,8 @@ def expected_receivers(severity: str, team: str) -> list[str]:
 
 
 def amtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([require_tool("amtool", "/usr/bin/amtool"), *args], check=False, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([require_tool("amtool", "/usr/bin/amtool"), *args], check=False, capture_output=True,
+                          text=True, timeout=60)
 
 
 def routes(labels: dict[str, str]) -> list[str]:

@@ -205,7 +205,8 @@ def test_every_panel_query_returns_data_and_every_series_read_is_scraped(
                     log=tmp_path / "otelcol-fault.log"), \
             collector_pipeline(tmp_path, PIPELINE_YAML, env=processors_env) as pipeline:
         sent = subprocess.run([sys.executable, "-c", _SEND, f"127.0.0.1:{fault_otlp}"], check=False,
-                              capture_output=True, text=True, timeout=60, env={**os.environ, "OTEL_SDK_DISABLED": "false"})
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "OTEL_SDK_DISABLED": "false"})
         assert sent.returncode == 0, sent.stderr[-2000:]
         col = pipeline.egress
         config = _prometheus_config(tmp_path / "prometheus", {
@@ -244,8 +245,9 @@ def test_every_panel_query_returns_data_and_every_series_read_is_scraped(
                 drivers.append(Proc([sys.executable, "-m", "services.drive", "--ingest-url", urls["ingest"],
                                      "--session-url", urls["session"], "--rounds", "0", "--interval", "2",
                                      "--burst", "25"], log=tmp_path / "drive.log", env=drive_env, cwd=REPO))
-                drivers.append(Proc([sys.executable, "-m", "services.outbound.traffic", "--rounds", "0", "--count", "20",
-                                     "--rate", "40", "--stand-in", outbound.standin, "--unknown-tenant"],
+                drivers.append(Proc([sys.executable, "-m", "services.outbound.traffic", "--rounds", "0",
+                                     "--count", "20", "--rate", "40", "--stand-in", outbound.standin,
+                                     "--unknown-tenant"],
                                     log=tmp_path / "outbound-traffic.log", env={**drive_env, "AMQP_URL": broker.url},
                                     cwd=REPO))
                 drivers.append(Proc([sys.executable, "-m", "services.crosssell.traffic", crosssell_url, "--rounds", "0",
@@ -304,7 +306,7 @@ def _wait_for_every_panel(api: str, queries: list[tuple[str, str, str]], drivers
             status, n = _run_query(api, q[2])
             outcome[q] = "ok" if status == "ok" and n else (status if status != "ok" else "no data")
             if status != "ok":  # a query that does not parse will not parse later either
-                assert False, f"{q[0]}: panel {q[1]!r}: {q[2]} -> {status}"
+                raise AssertionError(f"{q[0]}: panel {q[1]!r}: {q[2]} -> {status}")
         if all(v == "ok" for v in outcome.values()) or time.monotonic() > deadline:
             return outcome
         for proc in drivers:

@@ -128,7 +128,8 @@ def test_the_committed_dashboards_are_what_the_code_builds():
     built = build.render()
     assert sorted(built) == [p.name for p in DASHBOARD_FILES], "run python -m backends.grafana.build"
     for name, text in built.items():
-        assert (build.OUT / name).read_text() == text, f"{name} differs from its code: run python -m backends.grafana.build"
+        assert (build.OUT / name).read_text() == text, \
+            f"{name} differs from its code: run python -m backends.grafana.build"
     assert build.main(["--check"]) == 0
 
 

@@ -37,8 +37,8 @@ PENDING_ALLOWED_IN = "crosssell-slo.yml"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([require_tool("promtool", "/usr/bin/promtool"), *args], check=False, capture_output=True, text=True,
-                          timeout=120, cwd=PROMETHEUS_DIR)
+    return subprocess.run([require_tool("promtool", "/usr/bin/promtool"), *args], check=False, capture_output=True,
+                          text=True, timeout=120, cwd=PROMETHEUS_DIR)
 
 
 def test_promtool_checks_the_config_and_every_rule_file_it_loads():
