@@ -8,9 +8,8 @@ with like.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from bench.common import best_of, parse_serialise_floor, print_table, ratio, span_request, write_results
 from bench.loopback import drive, otelcol_passthrough, otelcol_sink, otelproc

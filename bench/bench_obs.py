@@ -80,7 +80,8 @@ def build_app(endpoint: str | None, redis_url: str | None, db_path: str, mode: s
     from services import obs
 
     app = FastAPI()
-    r = redis.Redis.from_url(redis_url, decode_responses=True) if redis_url else fakeredis.FakeRedis(decode_responses=True)
+    r = (redis.Redis.from_url(redis_url, decode_responses=True) if redis_url
+         else fakeredis.FakeRedis(decode_responses=True))
     engine = create_engine(f"sqlite+pysqlite:///{db_path}")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS rooms (id INTEGER PRIMARY KEY, name TEXT)"))
@@ -206,12 +207,15 @@ def run(seconds: float = SECONDS, rounds: int = ROUNDS, processes: int = PROCESS
                 for _ in range(rounds):
                     for i in order.sample(range(len(clients)), len(clients)):
                         kind, client = clients[i]
-                        call = lambda c=client, p=path: c.get(p).raise_for_status()
+
+                        def call(c: httpx.Client = client, p: str = path) -> None:
+                            c.get(p).raise_for_status()
+
                         per_server[i].append(measure(f"{kind} {path}", call, items_per_call=1, seconds=seconds,
                                                      warmup=20))
                 runs: dict[str, list[Rate]] = {kind: [] for kind in ("baseline", *MODES)}
                 server_p50: dict[str, list[float]] = {kind: [] for kind in runs}
-                for (kind, _), rates in zip(clients, per_server):
+                for (kind, _), rates in zip(clients, per_server, strict=True):
                     runs[kind].extend(rates)
                     server_p50[kind].append(_pooled(kind, rates).percentile_ms(0.5))
                 pooled = {kind: _pooled(f"{kind} {path}", rates) for kind, rates in runs.items()}
@@ -224,7 +228,8 @@ def run(seconds: float = SECONDS, rounds: int = ROUNDS, processes: int = PROCESS
                     row[f"{mode}_p50_ratio"] = ratio(pooled[mode].percentile_ms(0.5), base.percentile_ms(0.5))
                     row[f"{mode}_p99_ratio"] = ratio(pooled[mode].percentile_ms(0.99), base.percentile_ms(0.99))
                     # Per round: the round's requests of every process of the configuration, pooled.
-                    per_round = [ratio(_round_p50(clients, per_server, mode, r), _round_p50(clients, per_server, "baseline", r))
+                    per_round = [ratio(_round_p50(clients, per_server, mode, r),
+                                       _round_p50(clients, per_server, "baseline", r))
                                  for r in range(rounds)]
                     row[f"{mode}_p50_ratio_rounds"] = (min(per_round), max(per_round))
                 results[path] = row
@@ -245,7 +250,8 @@ def main() -> dict[str, Any]:
     print(f"  uvicorn on loopback, Redis: {results['redis']}, SQL: SQLite file, OTLP: null sink, "
           f"{results['processes']} server processes per configuration, {results['rounds']} shuffled rounds, "
           f"load average {results['load_average_1m']} on {os.cpu_count()} CPUs ({time.perf_counter() - t0:.0f}s)")
-    print(f"  {'route':<10}{'baseline':>10}{'lean':>10}{'p50 x':>7}{'p99 x':>7}{'upstream':>10}{'p50 x':>7}{'p99 x':>7}")
+    print(f"  {'route':<10}{'baseline':>10}{'lean':>10}{'p50 x':>7}{'p99 x':>7}"
+          f"{'upstream':>10}{'p50 x':>7}{'p99 x':>7}")
     for path in ROUTES:
         r = results[path]
         line = f"  {path:<10}{r['baseline'].percentile_ms(0.5):>7.3f} ms"

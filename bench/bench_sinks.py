@@ -16,10 +16,8 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from bench.common import Rate, best_of, measure, parse_serialise_floor, ratio, span_request, write_results
-from processors.standalone import otlp_json
 from processors.api import CreateSettings, Payload, Signal
-from processors.standalone import file_exporter
-from processors.standalone import prometheus_exporter
+from processors.standalone import file_exporter, otlp_json, prometheus_exporter
 from processors.telemetry import SelfTelemetry
 
 SPANS = 512

@@ -114,7 +114,7 @@ def main() -> dict[str, Any]:
         for i in range(ROUNDS):
             alone.append(load(direct, url, f"otelcol alone (round {i + 1})"))
             both.append(load(via_processors, url, f"otelcol + processors (round {i + 1})"))
-    ratios = [ratio(b.items_per_s, a.items_per_s) for a, b in zip(alone, both)]
+    ratios = [ratio(b.items_per_s, a.items_per_s) for a, b in zip(alone, both, strict=True)]
     result = {
         "rates": [r.summary() for r in (*alone, *both)],
         "ratios": {"otelcol + processors / otelcol alone (median of rounds)": median(ratios)},

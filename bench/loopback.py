@@ -76,7 +76,8 @@ def otelcol_sink() -> Iterator[int]:
     """A Collector that acknowledges and discards (debug exporter, basic): the cheapest real next hop."""
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(_otelcol_config(port, "  debug/out: {verbosity: basic}").replace("exporters: [out]", "exporters: [debug/out]"))
+        config = _otelcol_config(port, "  debug/out: {verbosity: basic}")
+        f.write(config.replace("exporters: [out]", "exporters: [debug/out]"))
     with process([str(OTELCOL), f"--config={f.name}"], port):
         yield port
 

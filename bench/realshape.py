@@ -40,8 +40,10 @@ _SERVICES = {
 }
 _METHODS = ["GET"] * 6 + ["POST"] * 3 + ["PUT", "DELETE"]
 _AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.{b}.{p} Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{v} Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{v}.0.{b}.{p} Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.{v} Safari/605.1.15",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{v} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E{b}",
     "python-httpx/0.{v}.{p}", "okhttp/4.{v}.{p}", "WhatsApp/2.24.{v}.{p} A", "curl/8.{v}.{p}",
 ]
@@ -210,7 +212,8 @@ class Shape:
             ("http.request.method", method), ("url.full", url), ("server.address", host.split(":")[0]),
             ("server.port", int(host.split(":")[1]) if ":" in host else 443), ("http.response.status_code", 200),
             ("network.protocol.version", "1.1"), ("network.peer.address", "127.0.0.1"),
-            ("network.peer.port", r.randrange(1000, 9000)), ("user_agent.original", f"python-httpx/0.{r.randrange(20, 28)}.0"),
+            ("network.peer.port", r.randrange(1000, 9000)),
+            ("user_agent.original", f"python-httpx/0.{r.randrange(20, 28)}.0"),
             ("http.request.header.content-type", "application/json"), ("http.request.resend_count", 0),
             ("http.response.body.size", r.randrange(2, 65536)), ("http.request.body.size", r.randrange(0, 4096)),
             ("code.function", "call_upstream"), ("code.namespace", "services.common.http"),
@@ -292,8 +295,10 @@ def logs(pii: float, *, n: int = N_ITEMS, seed: int = 2) -> ExportLogsServiceReq
             id=r.randrange(10**5, 10**7), tenant=f"t-{r.randrange(1, 40)}", ms=r.randrange(1, 900),
             sid=f"s-{shape.hex(8)}", n=r.randrange(1, 20), status=r.choice([200, 201, 404, 503]))
         for k, v in (("logger.name", f"services.{service}.{r.choice(['app', 'store', 'worker'])}"),
-                     ("code.filepath", f"/app/services/{service}/app.py"), ("code.function", r.choice(["handle", "observe", "flush"])),
-                     ("code.lineno", r.randrange(20, 900)), ("thread.name", r.choice(["MainThread", "AnyIO worker thread"])),
+                     ("code.filepath", f"/app/services/{service}/app.py"),
+                     ("code.function", r.choice(["handle", "observe", "flush"])),
+                     ("code.lineno", r.randrange(20, 900)),
+                     ("thread.name", r.choice(["MainThread", "AnyIO worker thread"])),
                      ("process.pid", 4242), ("http.request_id", shape.uuid()), ("tenant.id", f"t-{r.randrange(1, 40)}"),
                      ("wa.session.id", f"s-{shape.hex(8)}"), ("http.route", r.choice(_SERVICES[service]))):
             rec.attributes.append(_kv(k, v))
