@@ -20,7 +20,8 @@ ALIASES = {"otlp": "otlp_grpc", "loadbalancing": "load_balancing", "otlphttp": "
 def _components(otelcol: str) -> dict[str, set[str]]:
     out = subprocess.run([otelcol, "components"], capture_output=True, text=True, check=True).stdout
     data = yaml.safe_load(out)
-    return {kind: {c["name"] for c in data.get(kind) or []} for kind in ("receivers", "processors", "exporters", "extensions")}
+    kinds = ("receivers", "processors", "exporters", "extensions")
+    return {kind: {c["name"] for c in data.get(kind) or []} for kind in kinds}
 
 
 def _types_used(config: Path) -> dict[str, set[str]]:

@@ -82,7 +82,8 @@ def test_ingest_totals_reach_the_datadog_path_as_pricebot_gauges(tmp_path):
                 driver = IngestDriver(client, token=token, hmac_secret=hmac_secret)
                 for _ in range(3):
                     driver.round(burst=0)
-                totals = client.get("/metrics", headers={"Authorization": f"Bearer {admin}"}).json()["whatsapp"]["totals"]
+                ops = client.get("/metrics", headers={"Authorization": f"Bearer {admin}"}).json()
+                totals = ops["whatsapp"]["totals"]
                 # No new traffic now: the exported gauges must settle on exactly these values.
                 expected = {f"pricebot.whatsapp.{t}": float(totals[t]) for t in TOTALS if t in totals}
                 assert expected and any(v > 0 for v in expected.values())

@@ -29,7 +29,8 @@ from tests.support.pipeline import collector_pipeline, count_items
 
 pytestmark = pytest.mark.e2e
 
-RESOURCE = Resource.create({"service.name": "e2e-checkout", "service.instance.id": "i-1", "deployment.environment": "test"})
+RESOURCE = Resource.create({"service.name": "e2e-checkout", "service.instance.id": "i-1",
+                            "deployment.environment": "test"})
 N_TRACES, SPANS_PER_TRACE = 20, 5
 
 
@@ -65,7 +66,8 @@ def test_traces_logs_and_metrics_arrive_intact(otelcol, tmp_path):
         log_memory = InMemoryLogRecordExporter()
         lp = LoggerProvider(resource=RESOURCE)
         lp.add_log_record_processor(SimpleLogRecordProcessor(log_memory))
-        lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=p.otlp_grpc_endpoint, insecure=True)))
+        log_exporter = OTLPLogExporter(endpoint=p.otlp_grpc_endpoint, insecure=True)
+        lp.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
         pylog = logging.getLogger("e2e.app")
         pylog.propagate = False
         pylog.setLevel(logging.INFO)
@@ -78,7 +80,8 @@ def test_traces_logs_and_metrics_arrive_intact(otelcol, tmp_path):
                 for c in range(SPANS_PER_TRACE - 1):
                     with tracer.start_as_current_span(f"db.query {c}", kind=SpanKind.CLIENT,
                                                       links=[Link(root.get_span_context(), {"link.n": c})],
-                                                      attributes={"db.system": "postgresql", "weights": [1.5, 2.5]}) as sp:
+                                                      attributes={"db.system": "postgresql",
+                                                                  "weights": [1.5, 2.5]}) as sp:
                         if c == 2:
                             sp.set_status(Status(StatusCode.ERROR, "timeout"))
                 pylog.info("order %d served", t, extra={"order.n": t})
@@ -128,7 +131,8 @@ def test_traces_logs_and_metrics_arrive_intact(otelcol, tmp_path):
         assert points[("orders_total", "eu")] == 25 and points[("orders_total", "us")] == 25
         want_hist = [dp for rm in mem_reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
                      for m in sm.metrics if m.name == "order_latency" for dp in m.data.data_points][0]
-        assert points[("order_latency", "eu")] == (want_hist.count, pytest.approx(want_hist.sum), list(want_hist.bucket_counts))
+        assert points[("order_latency", "eu")] == (want_hist.count, pytest.approx(want_hist.sum),
+                                                   list(want_hist.bucket_counts))
 
         tp.shutdown()
         lp.shutdown()

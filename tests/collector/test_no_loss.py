@@ -84,7 +84,8 @@ def _span_ids(reqs) -> list[bytes]:
 
 
 def _log_bodies(reqs) -> list[str]:
-    return [lr.body.string_value for r in reqs for rl in r.resource_logs for sl in rl.scope_logs for lr in sl.log_records]
+    return [lr.body.string_value
+            for r in reqs for rl in r.resource_logs for sl in rl.scope_logs for lr in sl.log_records]
 
 
 def _assert_all_arrived(p, label: str) -> None:

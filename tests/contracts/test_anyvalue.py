@@ -107,7 +107,8 @@ def session_health_any_value(value: Any) -> Any:
 # --- values of every kind ----------------------------------------------------------------------------
 
 _floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                    st.sampled_from([0.0, -0.0, 1e-7, 1e-6, 1e21, 1e20, 1e16, 1.5, 100.0, 5e-324, 1.7976931348623157e308]))
+                    st.sampled_from([0.0, -0.0, 1e-7, 1e-6, 1e21, 1e20, 1e16, 1.5, 100.0, 5e-324,
+                                     1.7976931348623157e308]))
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12) | st.sampled_from(
     ["<&>", "\u2028\u2029", "\"q\"", "ü"])
 _scalars = st.one_of(
@@ -130,7 +131,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b

@@ -12,7 +12,8 @@ from services.obs import export
 from services.obs import pii as obs_pii
 
 KEYS = [
-    "password", "db.passwd", "client_secret", "auth.token", "x-csrf-token", "authorization", "http.request.header.cookie",
+    "password", "db.passwd", "client_secret", "auth.token", "x-csrf-token", "authorization",
+    "http.request.header.cookie",
     "signature", "api_key", "aws.access_key", "upload.file_key", "s3.key", "message.body", "msg_text", "body",
     "user.email", "phone", "id.jwt", "note.text",
     "http.route", "http.response.status_code", "room_id", "net.peer.port", "tokenizer", "keyboard",
@@ -22,8 +23,8 @@ KEYS = [
 def test_both_sides_read_the_contracts_values() -> None:
     config = RedactionConfig()
     assert obs_pii.REDACTED == rules.MASK == pii.MASK == "****"
-    assert (obs_pii.MAX_ITEMS, obs_pii.MAX_STRING) == (config.truncation.max_items,
-                                                        config.truncation.max_string_length)
+    limits = (config.truncation.max_items, config.truncation.max_string_length)
+    assert limits == (obs_pii.MAX_ITEMS, obs_pii.MAX_STRING)
     assert config.blocked_keys == [f"(?i){p}" for p in pii.BLOCKED_KEY_PATTERNS]
     assert tuple(config.db_sanitizer.sql.attributes) == pii.SQL_STATEMENT_KEYS
     assert export.SQL_STATEMENT_KEYS is pii.SQL_STATEMENT_KEYS

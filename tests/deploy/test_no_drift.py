@@ -57,7 +57,8 @@ def test_k8s_configmaps_are_generated_from_the_make_run_files(rendered: dict[str
 def test_every_rule_file_and_dashboard_is_deployed() -> None:
     """A rule file or dashboard added to backends/ without being added to k8s/ fails here."""
     gens = base_generators()
-    assert set(gens["prometheus-rules"].values()) == {p.resolve() for p in (REPO / "backends/prometheus/rules").glob("*.yml")}
+    rule_files = {p.resolve() for p in (REPO / "backends/prometheus/rules").glob("*.yml")}
+    assert set(gens["prometheus-rules"].values()) == rule_files
     assert set(gens["grafana-dashboards"].values()) == \
         {p.resolve() for p in (REPO / "backends/grafana/dashboards/json").glob("*.json")}
     names = {p.name for p in (REPO / "backends/prometheus/targets").glob("*.yml")}
