@@ -146,7 +146,8 @@ def _check(body: bytes, encoding: str, limit: int, original: bytes | None) -> No
         out = _decompress(body, encoding, limit)
     except ALLOWED:
         if original is not None and len(original) <= limit:
-            raise AssertionError(f"a complete {encoding} stream of {len(original)} <= {limit} bytes was refused") from None
+            raise AssertionError(
+                f"a complete {encoding} stream of {len(original)} <= {limit} bytes was refused") from None
         return
     assert isinstance(out, bytes)
     if encoding.strip().lower() in ("", "identity"):

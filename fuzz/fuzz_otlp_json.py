@@ -4,8 +4,8 @@ OTLP/HTTP receiver and the file sinks.
 The first byte picks the signal (its value mod 3, low 7 bits) and the mode:
 
 - 0x00-0x7f: the rest is a request body (bit 0x40: given as ``str``, bytes
-  that are not UTF-8 becoming lone surrogates; else as ``bytes``). ``decode`` raises MalformedPayload or returns a message; a
-  message it returns encodes to one line of JSON that decodes equal, and
+  that are not UTF-8 becoming lone surrogates; else as ``bytes``). ``decode``
+  raises MalformedPayload or returns a message; a message it returns encodes to one line of JSON that decodes equal, and
   encoding is stable (encode(decode(encode(m))) is the same JSON as encode(m)).
   "Equal" is as pdata sees it: an absent embedded message that pdata declares
   non-nullable (resource, scope, status, ...) equals an empty one.
@@ -22,8 +22,8 @@ import json
 import atheris
 
 with atheris.instrument_imports(include=["processors"]):
-    from processors.standalone import otlp_json
     from processors.api import MalformedPayload, Signal
+    from processors.standalone import otlp_json
 
 from _support import OtlpBuilder, StructureFeedback, run
 

@@ -63,7 +63,8 @@ _CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("redaction", _testdata("redaction")),
     ("redaction/re2", {"scan_engine": "re2"}),
     ("redaction/tight", {"truncation": {"max_items": 2, "max_string_length": 16}, "summary": "debug",
-                         "operator": "redact", "blocked_values": ["cust-[0-9]{8}"], "allowed_values": ["@example\\.org$"]}),
+                         "operator": "redact", "blocked_values": ["cust-[0-9]{8}"],
+                         "allowed_values": ["@example\\.org$"]}),
     ("redaction/allowlist", _testdata("redaction/allowlist")),
 ]
 PROCESSORS = [(name, _processor(raw, name), _processor({**raw, "fast_path": False}, f"{name}/reference"))

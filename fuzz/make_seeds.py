@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from processors.standalone import otlp_json
 from processors.api import Signal, count_items
+from processors.standalone import otlp_json
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

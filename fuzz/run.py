@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="stop a target after this many inputs")
     parser.add_argument("--seed", type=int, default=None, help="libFuzzer's random seed (default: a new one each run)")
     parser.add_argument("--corpus", type=Path, default=HERE / "corpus", help="corpus root (default fuzz/corpus)")
-    parser.add_argument("--crashes", type=Path, default=HERE / "crashes", help="where new crashes go (default fuzz/crashes)")
-    parser.add_argument("--replay", type=Path, default=HERE / "crashes", help="saved crashes to rerun first (default fuzz/crashes)")
+    parser.add_argument("--crashes", type=Path, default=HERE / "crashes",
+                        help="where new crashes go (default fuzz/crashes)")
+    parser.add_argument("--replay", type=Path, default=HERE / "crashes",
+                        help="saved crashes to rerun first (default fuzz/crashes)")
     parser.add_argument("--harness-dir", type=Path, default=HERE, help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="print a harness's output only when it fails")
     args, extra = parser.parse_known_args(argv)  # anything else goes to libFuzzer (-jobs=2, -max_len=...)
