@@ -22,7 +22,7 @@ another server's slice is not like the others; with one process each and a
 fixed order, either bias moved the ratio by about ±0.02 from run to run. The
 spread of the per-process p50s and of the per-round ratios is printed beside
 the figures. The obs apps run as in production: traces, metrics and logs
-exported over OTLP gRPC, INFO logs sampled at the seed's 1:10, JSON log lines
+exported over OTLP gRPC, INFO logs sampled at 1:10, JSON log lines
 written (to /dev/null).
 
 Routes:

@@ -3,7 +3,7 @@ parse+serialise floor of the same logs request measured in the same run.
 
 Rows: the floor; log_sampling at a fixed 0.1; log_sampling in adaptive mode;
 and, when processors/redaction is present, redaction followed by sampling (the
-order of DESIGN §3) and sampling followed by redaction. Each row starts from
+pipeline's order, docs/architecture.md) and sampling followed by redaction. Each row starts from
 the request's bytes and ends with the bytes that would be forwarded, as the
 server does. Target: sampling plus redaction at 120k logs/s per core or more.
 """

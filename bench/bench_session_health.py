@@ -3,7 +3,7 @@
 
 Figures: p50/p99 of /session/health and /session/observe (fleet and one
 session), against a trivial aiohttp handler served by the same event loop in
-the same run. Targets (seed 001): health p99 < 5 ms, observe p99 < 10 ms.
+the same run. Targets: health p99 < 5 ms, observe p99 < 10 ms.
 
     python -m bench.bench_session_health [--seconds S]
 """

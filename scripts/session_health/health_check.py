@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seed 001's health-check script: poll /session/health and exit with its verdict.
+"""The health-check script: poll /session/health and exit with its verdict.
 
     health_check.py [--url URL] [--session ID] [--timeout S]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seed 001's Slack alert poller: read /session/alerts and post each alert of a
+"""The Slack alert poller: read /session/alerts and post each alert of a
 critical fleet to a Slack incoming webhook, as "⚠️ CODE: message".
 
     slack_alert_poller.py [--url URL] [--min-level critical|warning] [--dry-run]
