@@ -41,8 +41,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
-from processors.standalone import otlp_json
 from processors.api import Signal
+from processors.standalone import otlp_json
 from tests.support.pipeline import collector_pipeline, read_sink
 from tests.support.procs import REPO, Proc, free_port, wait_for_port
 
@@ -99,7 +99,8 @@ class Setup:
             if predicate(reqs):
                 return reqs
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name} {signal.value}: condition not met after {timeout}s\n{self.log()[-3000:]}")
+                raise AssertionError(f"{self.name} {signal.value}: condition not met after {timeout}s\n"
+                                     f"{self.log()[-3000:]}")
             time.sleep(0.2)
 
 
@@ -193,7 +194,8 @@ def flatten(signal: Signal, requests: list[Any]) -> list[dict]:
             for rm in data.get("resourceMetrics", []):
                 for sm in rm.get("scopeMetrics", []):
                     for metric in sm.get("metrics", []):
-                        kinds = [k for k in ("gauge", "sum", "histogram", "exponentialHistogram", "summary") if k in metric]
+                        kinds = [k for k in ("gauge", "sum", "histogram", "exponentialHistogram", "summary")
+                                 if k in metric]
                         head = {k: v for k, v in metric.items() if k not in kinds}
                         for kind in kinds:
                             body = metric[kind]
@@ -203,7 +205,8 @@ def flatten(signal: Signal, requests: list[Any]) -> list[dict]:
                                 dp["attributes"] = _attrs(dp.get("attributes"))
                                 for ex in dp.get("exemplars", []):
                                     ex["filteredAttributes"] = _attrs(ex.get("filteredAttributes"))
-                                items.append({**_context(rm, sm), "metric": {**head, "type": kind, **meta}, "point": dp})
+                                items.append({**_context(rm, sm), "metric": {**head, "type": kind, **meta},
+                                              "point": dp})
     return items
 
 
@@ -310,7 +313,8 @@ def assert_same(signal: Signal, sent: list[dict], arrived: list[dict], *, where:
         for m in missing[:3]:
             want_item = json.loads(m)
             diffs = min(([*_differences(want_item, json.loads(x))] for x in extra), key=len, default=None)
-            report.append("\n".join(diffs[:20]) if diffs is not None else "nothing arrived to compare with:\n" + m[:2000])
+            report.append("\n".join(diffs[:20]) if diffs is not None
+                          else "nothing arrived to compare with:\n" + m[:2000])
         raise AssertionError(
             f"{where} {signal.value}: {len(missing)} expected item(s) did not arrive, {len(extra)} arrived unexpected "
             f"({len(want)} expected, {len(got)} arrived); closest differences (path: expected != arrived):\n"
@@ -327,7 +331,7 @@ def _differences(a: Any, b: Any, path: str = "") -> Iterator[str]:
             else:
                 yield from _differences(a[k], b[k], f"{path}.{k}")
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             yield from _differences(x, y, f"{path}[{i}]")
     elif a != b:
         yield f"{path}: {json.dumps(a, ensure_ascii=False)[:200]} != {json.dumps(b, ensure_ascii=False)[:200]}"

@@ -48,7 +48,9 @@ class Reference:
     sinks: Path
 
     def items(self, signal: Signal, service: str, count: int, timeout: float = 20.0) -> list[dict]:
-        """The service's items in the reference's sink, once ``count`` are there (its file exporter flushes each second)."""
+        """The service's items in the reference's sink, once ``count`` are there.
+
+        Its file exporter flushes each second."""
         deadline = time.monotonic() + timeout
         while True:
             items = of_service(flatten(signal, read_sink(self.sinks / f"{signal.value}.jsonl", signal)), service)
@@ -120,7 +122,8 @@ def test_telemetrygen_arrives_field_by_field(setup: Setup, reference: Reference,
                                         stderr=stack.enter_context(open(tmp_path / f"{name}.log", "wb")))
                  for name, (_, args) in runs.items()}
         for name, p in procs.items():
-            assert p.wait(timeout=60) == 0, f"telemetrygen {name} failed:\n{(tmp_path / f'{name}.log').read_text()[-2000:]}"
+            rc = p.wait(timeout=60)
+            assert rc == 0, f"telemetrygen {name} failed:\n{(tmp_path / f'{name}.log').read_text()[-2000:]}"
 
     for name, (signal, _) in runs.items():
         service = f"tg-{protocol}-{name}"

@@ -38,7 +38,8 @@ def ingests(tmp_path_factory: pytest.TempPathFactory, redis_srv: RedisServer,
 
 
 def urls(svc: Service) -> list[str]:
-    return ["--url", f"{svc.url}/integrations/whatsapp/ingest", "--diagnostics-url", f"{svc.url}/chat/tools/diagnostics"]
+    return ["--url", f"{svc.url}/integrations/whatsapp/ingest",
+            "--diagnostics-url", f"{svc.url}/chat/tools/diagnostics"]
 
 
 @pytest.fixture
@@ -102,7 +103,8 @@ def alert(output: str) -> list[str]:
 
 
 def test_a_failing_service_breaches_the_skipped_error_slo(ingests: dict[str, Service], tmp_path: Path,
-                                                          harness_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+                                                          harness_env: None,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     report_file = tmp_path / "perf_baseline.json"
     code = whatsapp_harness.main([*urls(ingests["failing"]), "--count", "30", "--batch-size", "5", "--max-retries",
                                   "0", "--report-file", str(report_file), "--no-progress", "--follow-timeout-s", "3"])
@@ -117,7 +119,8 @@ def test_a_failing_service_breaches_the_skipped_error_slo(ingests: dict[str, Ser
 
 
 def test_messages_without_offers_breach_the_extraction_slo(ingests: dict[str, Service], tmp_path: Path,
-                                                           harness_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+                                                           harness_env: None,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     report_file = tmp_path / "perf_baseline.json"
     code = whatsapp_harness.main([*urls(ingests["healthy"]), "--count", "20", "--batch-size", "10",
                                   "--no-offer-share", "0.2", "--report-file", str(report_file), "--no-progress"])
