@@ -1,7 +1,7 @@
 """A small traffic driver for the ingest and session services (``make run``).
 
 Each round sends what a day of collectors and sessions looks like, so that
-every seed metric moves: a heartbeat with the collector's connection status
+every specified metric moves: a heartbeat with the collector's connection status
 (and a second collector that stays ``connecting``), offer batches with repeats and empty messages,
 media with a repeated file, one unauthenticated and one badly signed request,
 optionally a burst past the rate limit; and a scripted session story
@@ -28,7 +28,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -40,7 +40,7 @@ SESSION_STORIES = ("heartbeat_loss", "recovery", "corruption", "validation_failu
 
 
 def _sign(secret: str, body: bytes) -> dict[str, str]:
-    timestamp = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    timestamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return {"X-Signature": signature, "X-Signature-Timestamp": timestamp}
 
@@ -74,7 +74,7 @@ class IngestDriver:
 
     def _message(self, chat: str) -> dict[str, Any]:
         return {"chat_title": chat, "message_id": f"drive-{next(self._ids)}", "text": offer_text(self.rng),
-                "sender_name": "vendor", "observed_at": datetime.now(timezone.utc).isoformat()}
+                "sender_name": "vendor", "observed_at": datetime.now(UTC).isoformat()}
 
     def _upload(self, data: bytes, message_id: str) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}", "X-Client-Id": self.client_id,
@@ -107,7 +107,7 @@ class IngestDriver:
         if self.hmac_secret:
             raw_headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}",
                            "X-Signature": "0" * 64,
-                           "X-Signature-Timestamp": datetime.now(timezone.utc).isoformat()}
+                           "X-Signature-Timestamp": datetime.now(UTC).isoformat()}
             statuses[self.client.post("/integrations/whatsapp/ingest", content=json.dumps(body).encode(),
                                       headers=raw_headers).status_code] += 1
         for _ in range(burst):

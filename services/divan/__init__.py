@@ -1,1 +1,1 @@
-"""divan-api (seed 004): chat, proximity, presence, invites, rooms and leaderboards, observed through ``obs``."""
+"""divan-api: chat, proximity, presence, invites, rooms and leaderboards, observed through ``obs``."""

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, extra_metric_readers: Sequen
     if settings.DIVAN_AUTO_MIGRATE:
         try:
             stores.migrate(engine)
-        except Exception:  # noqa: BLE001 - the app still starts; /health/ready reports the migrations
+        except Exception:
             o.logger.exception("migrations failed")
     state = DivanState(settings, o, redis_client, engine, DivanMetrics(o.meter))
     state.sio = build_socketio(state)

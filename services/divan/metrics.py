@@ -1,7 +1,7 @@
-"""divan's domain instruments (seed 004 §4, "Phase 1–7 Domain Metrics").
+"""divan's domain instruments (the divan table of services/obs/README.md).
 
 The request, Socket.IO, Redis/PostgreSQL and job metrics of the same section
-come from the obs SDK with prefix ``divan``. OTLP names are the seed's names;
+come from the obs SDK with prefix ``divan``. OTLP names are the specified names;
 README.md in services/obs maps each one to its Prometheus series.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from opentelemetry.metrics import Meter
 
-# Every divan_* metric of seed 004 §4, and where it comes from.
+# Every divan_* metric the service is specified with, and where it comes from.
 SEED_METRICS = {
     "divan_http_requests_total": "obs middleware",
     "divan_http_request_duration_seconds": "obs middleware",
@@ -45,8 +45,10 @@ class DivanMetrics:
         def counter(name: str, unit: str, description: str):  # noqa: ANN202 - the SDK's Counter type
             return meter.create_counter(f"{prefix}_{name}", unit=unit, description=description)
 
-        self.presence_heartbeats = counter("presence_heartbeats_total", "{heartbeat}", "Accepted presence heartbeats by campus")
-        self.presence_rejects = counter("presence_rejects_total", "{heartbeat}", "Rejected presence heartbeats by reason")
+        self.presence_heartbeats = counter("presence_heartbeats_total", "{heartbeat}",
+                                           "Accepted presence heartbeats by campus")
+        self.presence_rejects = counter("presence_rejects_total", "{heartbeat}",
+                                        "Rejected presence heartbeats by reason")
         self.proximity_queries = counter("proximity_queries_total", "{query}", "Nearby queries by radius (m)")
         self.invites_sent = counter("invites_sent_total", "{invite}", "Invites sent")
         self.invites_accept = counter("invites_accept_total", "{invite}", "Invites accepted")
@@ -59,5 +61,6 @@ class DivanMetrics:
         self.rooms_send = counter("rooms_send_total", "{message}", "Room messages sent")
         self.activities_created = counter("activities_created_total", "{activity}", "Activities created by kind")
         self.activities_completed = counter("activities_completed_total", "{activity}", "Activities completed by kind")
-        self.lb_events_processed = counter("lb_events_processed_total", "{event}", "Leaderboard events folded by stream")
+        self.lb_events_processed = counter("lb_events_processed_total", "{event}",
+                                           "Leaderboard events folded by stream")
         self.lb_snapshots = counter("lb_snapshots_total", "{snapshot}", "Leaderboard snapshots by period and scope")

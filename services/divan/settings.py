@@ -1,4 +1,4 @@
-"""divan-api settings: the obs flags (seed 004 §8) plus the service's own."""
+"""divan-api settings: the obs flags plus the service's own."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Settings(ObsSettings, DocsSettings):
     REDIS_URL: str | None = Field(None, description="redis://...; unset: an in-process fakeredis")
     DATABASE_URL: str | None = Field(None, description="postgresql://...; unset: an in-memory SQLite")
     JWT_SECRET: SecretStr = Field(SecretStr(_DEFAULT_SECRET), description="signs user tokens")
-    # divan's own migrations end at 0003; seed 004's 0008 is the number of its original codebase.
+    # divan's own migrations end at 0003 (0008 was the number in the codebase it was taken from).
     HEALTH_MIN_MIGRATION: str = "0003"
     DIVAN_AUTO_MIGRATE: bool = Field(True, description="run Alembic upgrade head when the app is built")
     DIVAN_CAMPUSES: tuple[str, ...] = Field(("main", "north", "south"), description="campus ids (metric label values)")
@@ -44,7 +44,7 @@ class Settings(ObsSettings, DocsSettings):
         return sqlalchemy_url(url) if url else url
 
     def config_problem(self) -> str | None:
-        """Seed 004 §5 startup validation: store URLs and JWT secret length (values never echoed)."""
+        """Startup validation: store URLs and JWT secret length (values never echoed)."""
         if self.REDIS_URL and urlsplit(self.REDIS_URL).scheme not in ("redis", "rediss", "unix"):
             return "REDIS_URL must be a redis://, rediss:// or unix:// URL"
         if self.DATABASE_URL:

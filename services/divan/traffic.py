@@ -1,7 +1,7 @@
 """A small traffic driver: every divan route and Socket.IO event once per round.
 
 Used by ``make run`` (through the pipeline) and by the end-to-end test, so
-every ``divan_*`` metric of seed 004 §4 has data:
+every ``divan_*`` metric of services/obs/README.md has data:
 
     python -m services.divan.traffic http://127.0.0.1:8000 --rounds 3
 

@@ -1,4 +1,4 @@
-"""The WhatsApp ingest service (seed 000): ``create_app(settings=None)``.
+"""The WhatsApp ingest service: ``create_app(settings=None)``.
 
 Wiring only: settings, obs, backing stores, the domain objects and the
 routers. Migrations run at startup (lifespan), so a fresh database works.
@@ -33,7 +33,7 @@ from services.ingest.telemetry import IngestMetrics
 from services.obs.ops import admin_guard
 
 METRICS_PREFIX = "whatsapp_ingest"
-# Seed 000 owns GET /metrics (JSON); obs's Prometheus view of this app moves here.
+# The service's GET /metrics is JSON; obs's Prometheus view of this app moves here.
 PROMETHEUS_VIEW = "/metrics/prometheus"
 
 

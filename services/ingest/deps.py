@@ -1,6 +1,6 @@
 """Request dependencies: the service context, and the ingest auth chain.
 
-The chain runs in the order the seed counts it: token (401), then HMAC
+The chain runs in the order its refusals are counted: token (401), then HMAC
 signature (403, or 401 when it is missing), then the per-client rate limit
 (429), then, with HMAC on, whether the signature was used before (409). Each
 refusal is counted and kept in ``recent_failures`` before the HTTPException
@@ -16,21 +16,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from services.ingest.collectors import CollectorFleet
 from services.ingest.ingestion import Ingestor
 from services.ingest.media import MediaUploads
 from services.ingest.ratelimit import SlidingWindowLimiter
 from services.ingest.replay import SeenSignatures
-from services.ingest.collectors import CollectorFleet
 from services.ingest.schemas import Heartbeat, IngestBatch
 from services.ingest.security import (
-    SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_timestamp, presented_token, token_matches, verify_signature,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    parse_timestamp,
+    presented_token,
+    token_matches,
+    verify_signature,
 )
 from services.ingest.settings import IngestSettings
 from services.ingest.store import IngestStore
@@ -161,7 +166,7 @@ def check_signature(ctx: IngestContext, request: Request, body: bytes, client_hi
     secret = ctx.settings.WHATSAPP_HMAC_SECRET
     if secret is None:
         return
-    problem = verify_signature(secret, headers, body, now=datetime.now(timezone.utc),
+    problem = verify_signature(secret, headers, body, now=datetime.now(UTC),
                                max_age_s=ctx.settings.WHATSAPP_SIGNATURE_MAX_AGE_S)
     if problem is None:
         return
@@ -249,7 +254,7 @@ def claim_signature(ctx: IngestContext, request: Request, client_id: str | None)
     signed_at = parse_timestamp(request.headers[TIMESTAMP_HEADER])
     assert signed_at is not None  # verify_signature passed
     key = ctx.signatures.claim(request.headers[SIGNATURE_HEADER].strip().lower(), signed_at,
-                               datetime.now(timezone.utc))
+                               datetime.now(UTC))
     if key is None:
         raise _refuse(ctx, 409, "replayed_signature", ("replayed", "signature_failures"), SIGNATURE_REPLAYED,
                       client_id=client_id)

@@ -1,4 +1,4 @@
-"""Settings of the WhatsApp ingest service (seed 000), read from the environment.
+"""Settings of the WhatsApp ingest service, read from the environment.
 
 Secrets (the ingest token, the HMAC secret) are ``SecretStr``: they print as
 ``**********`` and are never logged. Backing stores fall back to fakeredis and

@@ -1,8 +1,8 @@
-"""The ingest totals of seed 000, served as JSON and exported as OTLP counters.
+"""The ingest totals, served as JSON and exported as OTLP counters.
 
 ``/metrics`` (JSON) reads the in-process totals, per-chat counters and the last
 50 failures kept here. Each total is also an OTLP counter named
-``pricebot_whatsapp_<total>_total`` (the seed's Datadog gauges are
+``pricebot_whatsapp_<total>_total`` (the Datadog gauges are
 ``pricebot.whatsapp.<total>``). As in obs, the OTLP name is already the
 Prometheus name, which the Collector's exporter keeps as it is. Every counter
 is registered with a zero, so that each name is in the scrape before its first
@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry.metrics import Counter, Meter
@@ -52,7 +52,7 @@ def otlp_name(total: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(ts: datetime) -> str:
@@ -147,7 +147,7 @@ class IngestMetrics:
         return sorted(rows, key=lambda r: r["last_event_at"], reverse=True)
 
     def snapshot(self) -> dict[str, Any]:
-        """The seed's ``/metrics/whatsapp`` document."""
+        """The ``/metrics/whatsapp`` document."""
         with self._lock:
             totals = dict(self._totals)
             failures = [asdict(f) for f in self._failures]

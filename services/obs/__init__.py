@@ -1,4 +1,4 @@
-"""``obs``: observability for FastAPI services (seed 004 §0–§8, DESIGN §7).
+"""``obs``: observability for FastAPI services (services/obs/README.md).
 
 One call wires a service::
 
@@ -18,7 +18,7 @@ One call wires a service::
 - OTel providers for traces, metrics and logs, exporting OTLP gRPC to
   ``OTEL_EXPORTER_OTLP_ENDPOINT`` (nothing leaves the process when unset);
 - FastAPI auto-instrumentation (Redis, SQLAlchemy, HTTPX per client via ``use_*``);
-- JSON logs with the seed 004 §2 fields, correlated with trace_id/span_id,
+- JSON logs with a fixed field set, correlated with trace_id/span_id,
   through the OTel logs bridge; INFO sampled at ``LOG_SAMPLING_RATE_INFO``;
 - middleware: X-Request-Id, ``traceparent`` response header,
   ``<prefix>_http_requests_total`` and ``<prefix>_http_request_duration_seconds``;

@@ -236,8 +236,8 @@ def init(app: FastAPI, settings: ObsSettings | None = None, *, service_name: str
     add_health_routes(endpoints.router, obs.readiness, obs.startup)
     add_ops_routes(endpoints.router, settings, obs.prometheus_registry, obs.tracer, obs.rollover_hooks,
                    obs._run_hook)
-    app.add_middleware(ObsMiddleware, metrics=obs.request_metrics, logger=obs.logger,
-                       tracer=instrument.lean_tracer(obs.tracer_provider, "fastapi") if settings.enabled and lean else None,
+    lean_tracer = instrument.lean_tracer(obs.tracer_provider, "fastapi") if settings.enabled and lean else None
+    app.add_middleware(ObsMiddleware, metrics=obs.request_metrics, logger=obs.logger, tracer=lean_tracer,
                        # The excluded-URLs variable, when set, decides alone (as in the upstream mode).
                        untraced_paths=frozenset(() if instrument.excluded_urls_from_env() else untraced),
                        log_sampler=obs._log_handler.sampler,

@@ -1,8 +1,8 @@
-"""Liveness, readiness and startup checks (seed 004 §5).
+"""Liveness, readiness and startup checks (services/obs/README.md, Health).
 
 Readiness passes when every registered probe passes within its budget: Redis
 ``PING`` < 200 ms, PostgreSQL ``SELECT 1`` < 300 ms, and the Alembic revision
-at least ``HEALTH_MIN_MIGRATION``. The answer is the seed's JSON, 200 or 503:
+at least ``HEALTH_MIN_MIGRATION``. The answer is a JSON document, 200 or 503:
 
     {"status":"ok","checks":{"redis":{"ok":true,"latency_ms":12},
      "postgres":{"ok":true,"latency_ms":22},"migrations":{"ok":true,"version":"0008"}}}
@@ -139,7 +139,7 @@ def migration_probe(engine: Any, min_version: str) -> Probe:
 
 
 def database_check_name(engine: Any) -> str:
-    """Seed 004 calls the SQL dependency ``postgres``; another dialect keeps its own name."""
+    """The PostgreSQL dependency is reported as ``postgres``; another dialect keeps its own name."""
     name = _sync_engine(engine).dialect.name
     return "postgres" if name == "postgresql" else name
 

@@ -49,7 +49,8 @@ from services.obs.upstream_internals import (
 
 Mode = Literal["opentelemetry", "lean"]
 # The instrumentation scopes of the spans the lean mode makes, one per library, as upstream has them.
-LEAN_SCOPES = {"fastapi": "services.obs.fastapi", "redis": "services.obs.redis", "sqlalchemy": "services.obs.sqlalchemy"}
+LEAN_SCOPES = {"fastapi": "services.obs.fastapi", "redis": "services.obs.redis",
+               "sqlalchemy": "services.obs.sqlalchemy"}
 
 
 def _obs_version() -> str:

@@ -1,4 +1,4 @@
-"""JSON logs with the fields of seed 004 §2, through the OTel logs bridge.
+"""JSON logs with a fixed field set (services/obs/README.md), through the OTel logs bridge.
 
 One handler on the service logger fans each kept record out twice: a JSON
 line on stderr and an OTel log record (``LoggingHandler`` of
@@ -140,7 +140,8 @@ class ObsLogHandler(logging.Handler):
             self.handleError(record)
 
 
-def setup_logger(settings: ObsSettings, service: str, logger_provider: LoggerProvider) -> tuple[logging.Logger, ObsLogHandler]:
+def setup_logger(settings: ObsSettings, service: str,
+                 logger_provider: LoggerProvider) -> tuple[logging.Logger, ObsLogHandler]:
     """The service logger, with one ``ObsLogHandler``; a previous Obs's handler on it is replaced."""
     logger = logging.getLogger(service)
     for old in [h for h in logger.handlers if isinstance(h, ObsLogHandler)]:

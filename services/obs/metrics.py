@@ -1,6 +1,6 @@
-"""The SDK's own instruments, named ``<prefix>_...`` as seed 004 §4 names them.
+"""The SDK's own instruments, named ``<prefix>_...`` (the metrics table of services/obs/README.md).
 
-OTLP names are the seed's Prometheus names verbatim. The Collector's
+OTLP names are the specified Prometheus names verbatim. The Collector's
 prometheus exporter keeps them: a counter already ending in ``_total`` is not
 suffixed again, and a unit already spelled in the name (``_seconds``) is not
 appended twice. Up gauges carry no unit: unit ``1`` on a gauge would add
@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-# Seed 004 §4: "buckets: [0.01..5]".
+# Request-duration buckets from 10 ms to 5 s.
 HTTP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-# Probe latencies are summaries in the seed; OTLP has no summary instrument, so a histogram with fine buckets.
+# Probe latencies are specified as summaries; OTLP has no summary instrument, so a histogram with fine buckets.
 PROBE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 
 
 class RequestMetrics:
-    """``<prefix>_http_requests_total{route,method,status}`` and ``<prefix>_http_request_duration_seconds{route,method}``.
+    """``<prefix>_http_requests_total{route,method,status}``, ``<prefix>_http_request_duration_seconds{route,method}``.
 
     The request count is an observable counter over counts kept here: a synchronous ``Counter.add``
     costs a measurement object, an attribute check and hash, and an exemplar offer on every
@@ -110,7 +110,8 @@ class JobMetrics:
     """``<prefix>_jobs_runs_total{name,result}`` and ``<prefix>_jobs_duration_seconds{name}``."""
 
     def __init__(self, meter: Meter, prefix: str) -> None:
-        self.runs = meter.create_counter(f"{prefix}_jobs_runs_total", unit="{run}", description="Background job runs by result")
+        self.runs = meter.create_counter(f"{prefix}_jobs_runs_total", unit="{run}",
+                                          description="Background job runs by result")
         self.duration = meter.create_histogram(
             f"{prefix}_jobs_duration_seconds", unit="s", description="Background job duration",
             explicit_bucket_boundaries_advisory=list(JOB_BUCKETS),

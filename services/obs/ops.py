@@ -1,4 +1,4 @@
-"""Admin-guarded local views: ``/metrics`` and ``/ops/*`` (seed 004 §1).
+"""Admin-guarded local views: ``/metrics`` and ``/ops/*``.
 
 ``/metrics`` is prometheus_client rendering the service's own meters, on a
 registry of this app's own, from a snapshot of the OTLP reader's aggregation
@@ -9,7 +9,7 @@ The guard takes ``Authorization: Bearer <OBS_ADMIN_TOKEN>`` (or
 ``X-Admin-Token``). No credentials: 401; wrong ones: 403; no token configured:
 401 for everyone (fails closed). ``OBS_METRICS_PUBLIC=true`` opens ``/metrics``
 and ``/ops/*``; it is refused with ``ENV=prod``, so the test span of
-``/ops/trace/test`` is "forbidden in prod unless admin" (seed 004 §1).
+``/ops/trace/test`` is forbidden in prod unless the caller is an admin.
 """
 
 from __future__ import annotations

@@ -238,5 +238,6 @@ class FastOTLPSpanExporter(OTLPSpanExporter):
         _log.error("span %r dropped from the export batch: it cannot be encoded (%s: %s)",
                    getattr(span, "name", None), type(exc).__name__, exc)
 
-    def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:  # SPAN_EXPORTER_TRANSLATE_HOOK
+    # SPAN_EXPORTER_TRANSLATE_HOOK
+    def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
         return encode_spans(data, self._dropped)

@@ -1,4 +1,4 @@
-"""What may appear in a log record or span attribute (seed 004 §2, §13).
+"""What may appear in a log record or span attribute (the PII policy of services/obs/README.md).
 
 Never message bodies, file keys, tokens, emails or exact geo; arrays and maps
 over 10 items are truncated. Values are judged by the key they sit under

@@ -1,4 +1,4 @@
-"""``db.statement`` sanitising: literals out, shape kept (seed 004 §3).
+"""``db.statement`` sanitising: literals out, shape kept.
 
 SQL keeps its keywords, identifiers and placeholders; string, numeric, hex and
 boolean-free literals become ``?``. Redis keeps its command name only, as the

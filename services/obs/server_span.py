@@ -23,6 +23,7 @@ function on generated scopes under every convention choice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 from urllib.parse import unquote
@@ -50,10 +51,8 @@ _CAPTURE_ALL_METHODS = "OTEL_PYTHON_INSTRUMENTATION_HTTP_CAPTURE_ALL_METHODS"
 def _int_attribute(result: dict[str, Any], key: str, value: Any) -> None:
     # As the upstream helper: set when truthy and int() takes it.
     if value:
-        try:
+        with contextlib.suppress(ValueError, TypeError):
             result[key] = int(value)
-        except (ValueError, TypeError):
-            pass
 
 
 def _reports_old(mode: Any) -> bool:

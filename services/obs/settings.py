@@ -1,4 +1,4 @@
-"""Every config flag of the obs SDK, read from the environment (seed 004 §8).
+"""Every config flag of the obs SDK, read from the environment (listed in services/obs/README.md).
 
 OTel knobs keep the SDK's own ``OTEL_*`` names. Those not declared here
 (``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_BSP_*``, ``OTEL_TRACES_SAMPLER``,
@@ -23,7 +23,7 @@ class ObsSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    # --- seed 004 §8 ---------------------------------------------------------
+    # --- the obs flags ---------------------------------------------------------
     OBS_ENABLED: bool = Field(True, description="false: no OTel providers export; health and /metrics still served")
     OBS_METRICS_PUBLIC: bool = Field(False, description="true: /metrics and /ops/* need no admin token (dev only)")
     OBS_TRACING_ENABLED: bool = Field(True, description="false: spans are not recorded or exported")

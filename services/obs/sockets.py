@@ -1,4 +1,4 @@
-"""Socket.IO instrumentation (seed 004 §7): connection gauge, event counter, handler spans.
+"""Socket.IO instrumentation: connection gauge, event counter, handler spans.
 
 ``<prefix>_socketio_clients{namespace}`` goes up on an accepted connect and
 down on disconnect; ``<prefix>_socketio_events_total{namespace,event}`` counts
@@ -31,7 +31,8 @@ class SocketMetrics:
             f"{prefix}_socketio_clients", unit="{client}", description="Connected Socket.IO clients by namespace",
         )
         self.events = obs.meter.create_counter(
-            f"{prefix}_socketio_events_total", unit="{event}", description="Socket.IO events handled by namespace and event",
+            f"{prefix}_socketio_events_total", unit="{event}",
+            description="Socket.IO events handled by namespace and event",
         )
 
 

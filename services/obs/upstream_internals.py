@@ -37,18 +37,13 @@ from opentelemetry.instrumentation._semconv import (
 from opentelemetry.instrumentation._semconv import (
     _OpenTelemetryStabilitySignalType as StabilitySignal,
 )
-from opentelemetry.instrumentation._semconv import (
-    _StabilityMode as StabilityMode,
-)
 
 # 2a. The HTTP method attributes as the ASGI instrumentation sets them (server_span.RequestAttributes).
 from opentelemetry.instrumentation._semconv import (
     _set_http_method as set_http_method,
 )
-
-# 2b. The Redis instrumentation's connection attributes (lean Redis spans: the same, worked out once per client).
-from opentelemetry.instrumentation.redis.util import (
-    _extract_conn_attributes as redis_conn_attributes,
+from opentelemetry.instrumentation._semconv import (
+    _StabilityMode as StabilityMode,
 )
 
 # 2c. The Redis instrumentation's wrappers and tracer, for a sync cluster client whose pipelines its per-client
@@ -64,6 +59,11 @@ from opentelemetry.instrumentation.redis import (
 )
 from opentelemetry.instrumentation.redis import (
     _traced_execute_pipeline_factory as redis_pipeline_wrapper,
+)
+
+# 2b. The Redis instrumentation's connection attributes (lean Redis spans: the same, worked out once per client).
+from opentelemetry.instrumentation.redis.util import (
+    _extract_conn_attributes as redis_conn_attributes,
 )
 
 # 3. SQLAlchemy's per-engine tracer, built directly (the instrumentor is a process-wide singleton), and the

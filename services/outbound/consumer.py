@@ -148,7 +148,8 @@ class Consumer:
 
     # --- queue depth -------------------------------------------------------------------------
     def queue_names(self) -> list[str]:
-        return [self.queue, dead_queue(self.queue), *(retry_queue(self.queue, ms) for ms in self.s.OUTBOUND_RETRY_DELAYS_MS)]
+        retries = (retry_queue(self.queue, ms) for ms in self.s.OUTBOUND_RETRY_DELAYS_MS)
+        return [self.queue, dead_queue(self.queue), *retries]
 
     async def read_depths(self, timeout: float = 1.0) -> dict[str, int]:
         """Ready messages per queue, read from the broker (passive declares); raises when it cannot."""

@@ -83,7 +83,8 @@ class OutboundMetrics:
         self._breakers, self._limits = breakers, limits
         c = meter.create_counter
         self.consumed = c("messages_consumed_total", unit="{message}", description="Total messages consumed from queue")
-        self.delivered = c("messages_delivered_total", unit="{message}", description="Total messages delivered to Meta API")
+        self.delivered = c("messages_delivered_total", unit="{message}",
+                           description="Total messages delivered to Meta API")
         self.failed = c("messages_failed_total", unit="{message}", description="Total messages failed")
         self.meta_requests = c("meta_api_requests_total", unit="{request}", description="Total requests to Meta API")
         self.tenant_errors = c("tenant_service_errors_total", unit="{error}",

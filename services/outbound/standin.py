@@ -36,8 +36,9 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-ERROR_TEXT = {1: "An unknown error occurred", 2: "Service temporarily unavailable", 4: "Application request limit reached",
-              100: "Invalid parameter", 131000: "Something went wrong", 190: "Invalid OAuth 2.0 Access Token",
+ERROR_TEXT = {1: "An unknown error occurred", 2: "Service temporarily unavailable",
+              4: "Application request limit reached", 100: "Invalid parameter", 131000: "Something went wrong",
+              190: "Invalid OAuth 2.0 Access Token",
               80007: "Rate limit hit for WhatsApp Business Account"}
 
 

@@ -1,6 +1,6 @@
-"""The WhatsApp session service (seed 001): ``create_app(settings=None)``.
+"""The WhatsApp session service: ``create_app(settings=None)``.
 
-Simulated sessions emit the ``wa.session.*`` events (DESIGN §6) as OTLP log
+Simulated sessions emit the ``wa.session.*`` events (services/session/README.md) as OTLP log
 records; the backend proxy routes read the fleet view back from the
 session-health API. A live tick steps every session (heartbeats, reconnects)
 every ``SESSION_TICK_INTERVAL_S``.

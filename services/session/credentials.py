@@ -12,7 +12,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -63,7 +63,7 @@ class CredentialStore:
     def write(self, session_id: str, tenant_id: str) -> Credentials:
         """Fresh key material for ``session_id``; returns the new version."""
         blob = json.dumps({"noise_key": secrets.token_hex(32), "registration_id": secrets.randbelow(1 << 14)})
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self._sessions.begin() as session:
             row = session.get(SessionCredentials, session_id)
             if row is None:

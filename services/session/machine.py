@@ -1,4 +1,4 @@
-"""The WhatsApp session state machine (seed 001), over any ``Transport``.
+"""The WhatsApp session state machine, over any ``Transport``.
 
     disconnected ─connect─► initializing ─► authenticating ─────────────► connected
                                                │ no usable credentials   ▲     │ 3 heartbeats lost
@@ -30,7 +30,7 @@ from services.session.lock import SessionLock
 from services.session.transport import Transport, TransportError
 
 
-class SessionState(str, enum.Enum):
+class SessionState(enum.StrEnum):
     DISCONNECTED = "disconnected"
     INITIALIZING = "initializing"
     QR_REQUIRED = "qr_required"
@@ -50,7 +50,7 @@ class SessionBusy(Exception):
 
 @dataclass(frozen=True)
 class Policy:
-    """Seed 001's limits: warning at 3 reconnect attempts, critical at 7, give up at 10."""
+    """The limits: warning at 3 reconnect attempts, critical at 7, give up at 10."""
 
     missed_heartbeats_limit: int = 3
     max_reconnect_attempts: int = 10
@@ -213,7 +213,8 @@ class SessionMachine:
     @contextmanager
     def _locked(self, operation: str) -> Iterator[None]:
         if not self.lock.acquire(self.session_id):
-            self._emit(ev.LOCK, {ev.ATTR_LOCK_HELD: True, ev.ATTR_LOCK_ACQUIRED: False, ev.ATTR_LOCK_OPERATION: operation,
+            self._emit(ev.LOCK, {ev.ATTR_LOCK_HELD: True, ev.ATTR_LOCK_ACQUIRED: False,
+                                 ev.ATTR_LOCK_OPERATION: operation,
                                  ev.ATTR_LOCK_HOLDER: self.lock.holder_of(self.session_id)})
             raise SessionBusy(self.session_id)
         self._emit(ev.LOCK, {ev.ATTR_LOCK_HELD: True, ev.ATTR_LOCK_ACQUIRED: True, ev.ATTR_LOCK_OPERATION: operation,
@@ -222,7 +223,8 @@ class SessionMachine:
             yield
         finally:
             self.lock.release(self.session_id)
-            self._emit(ev.LOCK, {ev.ATTR_LOCK_HELD: False, ev.ATTR_LOCK_OPERATION: operation, ev.ATTR_LOCK_HOLDER: self.lock.holder})
+            self._emit(ev.LOCK, {ev.ATTR_LOCK_HELD: False, ev.ATTR_LOCK_OPERATION: operation,
+                                 ev.ATTR_LOCK_HOLDER: self.lock.holder})
 
     def _require(self, *states: SessionState) -> None:
         if self.state not in states:
@@ -234,7 +236,8 @@ class SessionMachine:
         self._emit(ev.STATE_CHANGE, {ev.ATTR_PREVIOUS_STATE: previous.value, ev.ATTR_REASON: reason})
 
     def _emit_breaker(self, state: str) -> None:
-        self._emit(ev.CIRCUIT_BREAKER, {ev.ATTR_BREAKER_STATE: state, ev.ATTR_BREAKER_FAILURES: self.consecutive_failures,
+        self._emit(ev.CIRCUIT_BREAKER, {ev.ATTR_BREAKER_STATE: state,
+                                        ev.ATTR_BREAKER_FAILURES: self.consecutive_failures,
                                         ev.ATTR_BREAKER_THRESHOLD: self.policy.breaker_threshold})
 
     def _emit(self, event: str, attributes: dict[str, object]) -> None:

@@ -92,5 +92,5 @@ class SessionManager:
         for session in self.all():
             try:
                 self.run(session, lambda s: s.machine.step())
-            except Exception:
+            except Exception:  # noqa: BLE001 - logged; one session's failure must not stop the others' step
                 self._log.exception("session step failed", extra={"wa.session.id": session.machine.session_id})

@@ -1,4 +1,4 @@
-"""Settings of the WhatsApp session service (seed 001), read from the environment."""
+"""Settings of the WhatsApp session service, read from the environment."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 obs samples INFO logs locally (``LOG_SAMPLING_RATE_INFO``, 1:10 by default),
 which would drop most ``wa.session.*`` events before the session-health
-connector ever saw them; DESIGN §5 keeps records that carry an event name.
+connector ever saw them; the log sampler keeps records that carry an event name (processors/log_sampling/README.md).
 So events go through a logger of their own: the same obs handler (JSON line,
 PII filter, OTel logs bridge on the app's logger provider) built with INFO
 sampling at 1.0.
@@ -15,9 +15,9 @@ from typing import Any
 
 from opentelemetry.metrics import Meter
 
+from contracts.session_events import ALL_EVENTS
 from services.obs import Obs
 from services.obs.logging import ObsLogHandler
-from contracts.session_events import ALL_EVENTS
 
 EVENTS_LOGGER_SUFFIX = "wa_session_events"
 EVENTS_COUNTER = "wa_session_events_total"

@@ -36,7 +36,8 @@ def create_activity(activity: ActivityIn, user: CurrentUser, state: StateDep) ->
 
 
 @router.post("/{activity_id}/complete")
-def complete_activity(activity_id: int, user: CurrentUser, state: StateDep, campus_id: str = "main") -> dict[str, object]:
+def complete_activity(activity_id: int, user: CurrentUser, state: StateDep,
+                      campus_id: str = "main") -> dict[str, object]:
     with state.engine.begin() as conn:
         row = conn.execute(select(activities).where(activities.c.id == activity_id)).first()
         if row is None or row.created_by != user:

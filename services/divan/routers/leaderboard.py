@@ -26,5 +26,6 @@ def add_event(event: LbEventIn, user: CurrentUser, state: StateDep) -> dict[str,
 
 
 @router.get("/{period}")
-def board(period: leaderboard.Period, _: CurrentUser, state: StateDep, campus_id: str | None = None) -> dict[str, object]:
+def board(period: leaderboard.Period, _: CurrentUser, state: StateDep,
+          campus_id: str | None = None) -> dict[str, object]:
     return {"period": period, "top": leaderboard.top(state, period, campus_id)}

@@ -7,7 +7,7 @@ the harness sums (accepted, created, deduped, extracted, errors) and
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -20,7 +20,7 @@ router = APIRouter(tags=["diagnostics"])
 @router.get("/chat/tools/diagnostics", dependencies=[Depends(require_admin)])
 def diagnostics(ctx: ContextDep) -> dict[str, Any]:
     return {
-        "generated_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "generated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "counts": ctx.store.counts(),
         "whatsapp_metrics": ctx.metrics.chat_counters(),
         "totals": ctx.metrics.totals(),

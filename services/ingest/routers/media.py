@@ -14,7 +14,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from services.ingest.deps import (
-    BodyTooLarge, ContextDep, check_signature, check_token, claim_signature, rate_limit, read_body, release_signature,
+    BodyTooLarge,
+    ContextDep,
+    check_signature,
+    check_token,
+    claim_signature,
+    rate_limit,
+    read_body,
+    release_signature,
 )
 from services.ingest.media import MediaRefused, Upload
 from services.ingest.schemas import MediaResult

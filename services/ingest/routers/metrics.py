@@ -1,6 +1,6 @@
-"""The seed's JSON views: GET /metrics, /metrics/whatsapp and /metadata.
+"""The JSON views: GET /metrics, /metrics/whatsapp and /metadata.
 
-``/metrics`` here is seed 000's JSON document, not Prometheus text: obs's
+``/metrics`` here is the ingest service's JSON document, not Prometheus text: obs's
 Prometheus view of this service moves to ``/metrics/prometheus``. Both
 metric views sit behind obs's admin guard (open with OBS_METRICS_PUBLIC=true).
 """

@@ -1,4 +1,4 @@
-"""GET /api/whatsapp/session/{health,observe,alerts}: the backend proxy of seed 001.
+"""GET /api/whatsapp/session/{health,observe,alerts}: the backend proxy of the session-health API.
 
 Each route calls the session-health API (``SESSION_HEALTH_URL``) and answers
 with its status and JSON, so a critical fleet is a 503 here too.
@@ -28,14 +28,20 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.session.deps import (
-    ADMIN_REQUIRED, SESSION_ID_PATTERN, UPSTREAM_INVALID, UPSTREAM_REFUSED, UPSTREAM_TIMEOUT, UPSTREAM_UNAVAILABLE,
-    ContextDep, SessionContext,
+    ADMIN_REQUIRED,
+    SESSION_ID_PATTERN,
+    UPSTREAM_INVALID,
+    UPSTREAM_REFUSED,
+    UPSTREAM_TIMEOUT,
+    UPSTREAM_UNAVAILABLE,
+    ContextDep,
+    SessionContext,
 )
 
 router = APIRouter(prefix="/api/whatsapp/session", tags=["session-health"])
 
 
-class View(str, enum.Enum):
+class View(enum.StrEnum):
     health = "health"
     observe = "observe"
     alerts = "alerts"

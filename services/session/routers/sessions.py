@@ -12,7 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException
 
 from services.session.deps import (
-    SESSION_BUSY, UNKNOWN_SCENARIO, UNKNOWN_SESSION, ContextDep, SessionIdPath, require_admin,
+    SESSION_BUSY,
+    UNKNOWN_SCENARIO,
+    UNKNOWN_SESSION,
+    ContextDep,
+    SessionIdPath,
+    require_admin,
 )
 from services.session.machine import InvalidTransition, SessionBusy
 from services.session.manager import ManagedSession
