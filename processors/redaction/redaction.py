@@ -90,8 +90,7 @@ class RedactionProcessor(Processor):
                 else:
                     # Counted as located: only what the hits point at was read.
                     self.audit.request(signal.value, LOCATED, items, tally)
-                    if edited is None:
-                        payload.message  # noqa: B018 - false alarms leave the payload parsed, as the walk does
+                    if edited is None:  # false alarms: the original bytes go on, unparsed
                         return payload
                     out = Payload(signal, raw=edited)
                     out.truncated_values = payload.truncated_values

@@ -11,14 +11,14 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import re2
 
 from processors.redaction.audit import SUMMARY_KEYS
-from processors.redaction.config import RedactionConfig
+from processors.redaction.config import OTHER_RULES, RedactionConfig
 from processors.redaction.detectors import DETECTORS, Detector, Finding, context_tokens
 from processors.redaction.detectors.geo import GeoDetector
 from processors.redaction.fastscan import ScanPattern, ValueScreen, byte_pattern
@@ -58,8 +58,6 @@ _BLOCKED_VALUES, _URL, _SQL = -1, -2, -3
 _NO_SPREAD = frozenset({"geo", "url", "sql"})
 TAINT = "taint"
 _PARAMS = re.compile(r"[;&,]\s*")
-# Detectors whose scan patterns have no literal to anchor on (see ScanPattern.dense).
-_DENSE = frozenset({"credit_card", "iban"})
 
 
 class Mode(enum.IntEnum):
@@ -273,7 +271,7 @@ class RuleSet:
         """Byte patterns that together match wherever any rule could act."""
         patterns: list[ScanPattern] = []
         for d in self.detectors:
-            patterns += [ScanPattern(d.kind, byte_pattern(p.scan or p.regex), dense=d.kind in _DENSE)
+            patterns += [ScanPattern(d.kind, byte_pattern(p.scan or p.regex), dense=d.DENSE)
                          for p in d.patterns if not p.needs_context]
             if any(p.needs_context for p in d.patterns):
                 patterns += [ScanPattern(f"{d.kind}:context", _context_word(w)) for w in d.context]
@@ -324,7 +322,7 @@ class RuleSet:
     def _operators(self, config: RedactionConfig) -> dict[str, tuple[str, Operator | None, str]]:
         key = config.hash_key.get_secret_value().encode() if config.hash_key is not None else None
         built: dict[str, Operator] = {"mask": MaskOperator(), "redact": RedactOperator()}
-        rules = [d.kind for d in self.detectors] + ["blocked_key", "blocked_value", "url", "sql"]
+        rules = [d.kind for d in self.detectors] + list(OTHER_RULES)
         actions: dict[str, tuple[str, Operator | None, str]] = {}
         for rule in rules:
             name = config.operator_for(rule)
@@ -356,6 +354,10 @@ class Taint:
 
     def __bool__(self) -> bool:
         return bool(self._values)
+
+    def texts(self) -> KeysView[str]:
+        """The tainted texts, as they appear verbatim (a live, read-only view)."""
+        return self._values.keys()
 
     def add(self, text: str, rule: str, normalized: str) -> None:
         """Spread ``text``, replaced by ``rule``'s operator of ``normalized``."""
@@ -398,8 +400,8 @@ class Taint:
 
     def rewrite(self, s: str) -> Rewrite | None:
         """``s`` with every tainted value replaced; None when it holds none."""
-        if not self._values or not s:
-            return None
+        if not self._values or not s or not any(text in s for text in self._values):
+            return None  # no tainted text occurs in s: the regex need not be built or run
         out: list[str] = []
         counts: list[tuple[str, str]] = []
         drop = False

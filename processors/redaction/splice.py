@@ -538,10 +538,10 @@ def _repeats(taint: Any, record: bytes) -> bool:
     """Whether a value replaced in a record may be somewhere in it still (after the rewrites),
     where the walk's taint pass would replace it too. A value whose bytes are nowhere in the
     record's bytes is in none of its strings, so the pass would change nothing: the splice stands."""
-    values = getattr(taint, "_values", None)
-    if values is None:  # not a Taint this module knows how to read: let the walk decide
+    texts = getattr(taint, "texts", None)
+    if texts is None:  # not a Taint this module knows how to read: let the walk decide
         return True
-    return any(text.encode("utf-8") in record for text in values)
+    return any(text.encode("utf-8") in record for text in texts())
 
 
 def _only_string(buf: bytes, start: int, end: int, scalar_ok: bool = False) -> tuple[int, int]:

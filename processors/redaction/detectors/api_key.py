@@ -63,6 +63,7 @@ def high_entropy(text: str) -> bool:
 
 class ApiKeyDetector(Detector):
     KIND = "api_key"
+    PRIORITY = 20
     PATTERNS = (
         # The scan patterns stop at a fixed length: an open-ended tail would report a hit at
         # every byte of a long token, and each report costs a call into Python.

@@ -68,7 +68,12 @@ def context_tokens(key: str) -> str:
 class Detector:
     """Base of the detectors: override the class data, and ``validate_result`` when there is a check."""
 
+    #: The name in config (``detectors``, ``operators``) and in findings; empty: not a detector.
     KIND: ClassVar[str] = ""
+    #: When two findings cover the same text, the lower PRIORITY wins (registry order).
+    PRIORITY: ClassVar[int] = 0
+    #: The scan patterns have no literal to anchor on (digit runs): the raw scan keeps them apart.
+    DENSE: ClassVar[bool] = False
     PATTERNS: ClassVar[tuple[Pattern, ...]] = ()
     CONTEXT: ClassVar[tuple[str, ...]] = ()
 

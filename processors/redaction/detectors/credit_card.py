@@ -34,6 +34,8 @@ def _known_issuer(digits: str) -> bool:
 
 class CreditCardDetector(Detector):
     KIND = "credit_card"
+    PRIORITY = 50
+    DENSE = True
     PATTERNS = (
         Pattern("card", r"(?<![\w.+-])[2-6](?:[ -]?[0-9]){12,18}(?![\w.])", 0.3,
                 scan=r"[2-6](?:[ -]?[0-9]){12}"),

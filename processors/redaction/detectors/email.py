@@ -15,6 +15,7 @@ _NOT_MAIL_DOMAINS = ("s.whatsapp.net", "c.us", "g.us", "broadcast", "lid")
 
 class EmailDetector(Detector):
     KIND = "email"
+    PRIORITY = 30
     PATTERNS = (
         Pattern(
             "email",

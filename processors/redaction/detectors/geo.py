@@ -14,6 +14,7 @@ DEFAULT_PRECISION = 2  # two decimals: about 1 km
 
 class GeoDetector(Detector):
     KIND = "geo"
+    PRIORITY = 80
     PATTERNS = (
         # Three decimals or more (about 100 m), each number optionally followed by a degree sign
         # or a hemisphere letter: 52.52437, 13.41053; 52.5244° N, 13.4105° E.

@@ -12,6 +12,8 @@ from processors.redaction.detectors.base import Detector, Pattern
 
 class IbanDetector(Detector):
     KIND = "iban"
+    PRIORITY = 60
+    DENSE = True
     PATTERNS = (
         Pattern("iban",
                 r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])", 0.3,

@@ -10,6 +10,7 @@ from processors.redaction.detectors.base import Detector, Pattern
 
 class IpDetector(Detector):
     KIND = "ip"
+    PRIORITY = 70
     PATTERNS = (
         # Not after a letter or a dot: v1.2.3.4 and 10.0.19041.1 are versions.
         Pattern("ipv4", r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w]|\.[0-9])", 0.3,

@@ -16,6 +16,7 @@ def _b64url_json(segment: str) -> object:
 
 class JwtDetector(Detector):
     KIND = "jwt"
+    PRIORITY = 10
     PATTERNS = (
         Pattern("jws", r"(?<![\w-])eyJ[A-Za-z0-9_-]{4,}\.ey[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?![\w-])", 0.4,
                 scan=r"eyJ[A-Za-z0-9_-]{4,}\.ey[A-Za-z0-9_-]{4}"),

@@ -15,6 +15,7 @@ _NON_DIGITS = re.compile(r"\D")
 
 class PhoneDetector(Detector):
     KIND = "phone"
+    PRIORITY = 40
     PATTERNS = (
         Pattern("e164", r"(?<![\w+])\+[1-9](?:[ ().-]{0,2}[0-9]){6,14}(?![\w])", 0.4,
                 scan=r"\+[1-9][ ().0-9-]{6}"),

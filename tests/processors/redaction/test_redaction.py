@@ -239,7 +239,7 @@ class TestFastPath:
         req = one("span_attr", "order 4111 1111 1111 1112")  # card shaped, Luhn fails
         raw = req.SerializeToString()
         out = make_processor().process(Payload(Signal.TRACES, raw=raw))
-        assert out.parsed and not out.modified and out.raw is raw
+        assert not out.parsed and not out.modified and out.raw is raw
 
     def test_a_clean_request_with_a_big_array_is_still_truncated(self, make_processor):
         out = run(make_processor(), one("span_attr", [f"v{i}" for i in range(30)], key="tags"), Signal.TRACES)
