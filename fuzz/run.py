@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TARGETS = ("payload", "otlp_json", "config", "decompress", "redaction")
+TARGETS = ("payload", "otlp_json", "config", "decompress", "redaction", "splice")
 
 
 def campaign(target: str, *, corpus: Path, crashes: Path, replay: Path | None, seconds: int, runs: int | None,

@@ -29,6 +29,7 @@ BUDGETS = [
     ("config", 3_000, 20),
     ("decompress", 20_000, 20),
     ("redaction", 10_000, 20),
+    ("splice", 3000, 20),
 ]
 
 pytestmark = pytest.mark.slow
