@@ -247,8 +247,8 @@ def _children(pid: int) -> list[int]:
 def _serve_passthrough(tmp_path, workers: int, port: int, **env: str) -> Proc:
     cfg = tmp_path / "passthrough.yaml"
     cfg.write_text((REPO / "processors" / "configs" / "passthrough.yaml").read_text())
-    env = {"OTELPROC_WORKERS": str(workers), "OTELPROC_RECEIVER_ENDPOINT": f"127.0.0.1:{port}", "OTELPROC_NEXT_HOP": "127.0.0.1:1",
-           "OTELPROC_METRICS_ADDRESS": f"127.0.0.1:{free_port()}", **env}
+    env = {"OTELPROC_WORKERS": str(workers), "OTELPROC_RECEIVER_ENDPOINT": f"127.0.0.1:{port}",
+           "OTELPROC_NEXT_HOP": "127.0.0.1:1", "OTELPROC_METRICS_ADDRESS": f"127.0.0.1:{free_port()}", **env}
     return Proc([*OTELPROC, "serve", "--config", str(cfg)], log=tmp_path / "otelproc.log", env=env, cwd=REPO)
 
 

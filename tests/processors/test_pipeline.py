@@ -60,7 +60,8 @@ def test_unknown_component_type_lists_what_is_available():
 
 def test_unknown_key_in_a_component_names_the_full_path():
     with pytest.raises(ConfigError) as err:
-        build(BASE.replace("otlp: {grpc: {endpoint: 127.0.0.1:0}}", "otlp: {grpc: {endpoint: 127.0.0.1:0, max_size: 1}}"))
+        build(BASE.replace("otlp: {grpc: {endpoint: 127.0.0.1:0}}",
+                           "otlp: {grpc: {endpoint: 127.0.0.1:0, max_size: 1}}"))
     assert str(err.value) == "receivers.otlp.grpc.max_size: unknown key"
 
 
@@ -79,5 +80,6 @@ def test_missing_required_key():
 
 
 def test_unused_declared_components_are_not_built():
-    svc = build(BASE.replace("  otlp/second: {endpoint: 127.0.0.1:2}", "  otlp/second: {endpoint: 127.0.0.1:2}\n  otlp/unused: {}"))
+    svc = build(BASE.replace("  otlp/second: {endpoint: 127.0.0.1:2}",
+                             "  otlp/second: {endpoint: 127.0.0.1:2}\n  otlp/unused: {}"))
     assert "otlp/unused" not in svc.exporters

@@ -31,9 +31,11 @@ def test_grpc_and_http_clients_reach_the_local_sinks(tmp_path):
         "OTELPROC_GRPC_ENDPOINT": f"127.0.0.1:{grpc_port}", "OTELPROC_HTTP_ENDPOINT": f"127.0.0.1:{http_port}",
         "OTELPROC_PROMETHEUS_ENDPOINT": f"127.0.0.1:{prom_port}", "OTELPROC_SINK_DIR": str(tmp_path / "sinks"),
         "OTELPROC_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
-        "SESSION_HEALTH_API_ENDPOINT": f"127.0.0.1:{free_port()}", "SESSION_HEALTH_ADMIN_TOKEN": "t", "REDACTION_HMAC_KEY": "k" * 32,
+        "SESSION_HEALTH_API_ENDPOINT": f"127.0.0.1:{free_port()}", "SESSION_HEALTH_ADMIN_TOKEN": "t",
+        "REDACTION_HMAC_KEY": "k" * 32,
     }
-    argv = [sys.executable, "-m", "processors.cli", "serve", "--config", str(REPO / "processors/configs/standalone.yaml")]
+    argv = [sys.executable, "-m", "processors.cli", "serve",
+            "--config", str(REPO / "processors/configs/standalone.yaml")]
     with running(argv, port=http_port, log=tmp_path / "otelproc.log", env=env):
         resource = Resource.create({"service.name": "gateway-test"})
         for exporter in (GrpcSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True),

@@ -77,7 +77,8 @@ async def _sink_server(credentials: grpc.ServerCredentials | None = None):
     server = grpc.aio.server()
     sink = _Sink()
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)
-    port = server.add_secure_port("127.0.0.1:0", credentials) if credentials else server.add_insecure_port("127.0.0.1:0")
+    port = (server.add_secure_port("127.0.0.1:0", credentials) if credentials
+            else server.add_insecure_port("127.0.0.1:0"))
     await server.start()
     return server, sink, port
 
@@ -227,7 +228,8 @@ async def test_exporter_dials_mtls_and_fails_against_a_server_of_another_ca(pki)
     server, sink, port = await _sink_server(creds)
     try:
         def config(ca: str, cert: str) -> str:
-            tls = f'{{ca_file: "{pki[ca].cert_file}", cert_file: "{pki[cert].cert_file}", key_file: "{pki[cert].key_file}"}}'
+            tls = (f'{{ca_file: "{pki[ca].cert_file}", cert_file: "{pki[cert].cert_file}", '
+                   f'key_file: "{pki[cert].key_file}"}}')
             return f"""
 receivers:
   otlp: {{grpc: {{endpoint: "127.0.0.1:0"}}}}
@@ -306,9 +308,9 @@ service:
             with pytest.raises(grpc.RpcError) as err:
                 trace_service_pb2_grpc.TraceServiceStub(channel).Export(_request(1), timeout=3)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-        with grpc.insecure_channel(f"127.0.0.1:{p.egress.processed_port}") as channel:
-            with pytest.raises(grpc.RpcError):
-                trace_service_pb2_grpc.TraceServiceStub(channel).Export(_request(1), timeout=3)
+        with grpc.insecure_channel(f"127.0.0.1:{p.egress.processed_port}") as channel, \
+                pytest.raises(grpc.RpcError):
+            trace_service_pb2_grpc.TraceServiceStub(channel).Export(_request(1), timeout=3)
 
 
 # --- config errors ---------------------------------------------------------------

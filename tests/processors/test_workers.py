@@ -128,7 +128,8 @@ def span_ids(reqs) -> list[bytes]:
 
 
 def log_bodies(reqs) -> list[str]:
-    return [lr.body.string_value for r in reqs for rl in r.resource_logs for sl in rl.scope_logs for lr in sl.log_records]
+    return [lr.body.string_value
+            for r in reqs for rl in r.resource_logs for sl in rl.scope_logs for lr in sl.log_records]
 
 
 class Producer(threading.Thread):

@@ -9,11 +9,11 @@ import logging
 import pytest
 
 from bench.common import span_request
-from processors.standalone import otlp_json
 from processors.api import CreateSettings, Payload, Signal
 from processors.config import ConfigError, validate_component
 from processors.exporters.debug import FACTORY, DebugExporterConfig
 from processors.registry import Registry
+from processors.standalone import otlp_json
 from processors.telemetry import SelfTelemetry
 
 LOGGER = "otelproc.test-debug"

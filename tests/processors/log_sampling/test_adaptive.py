@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from processors.log_sampling.adaptive import AdaptiveRatio, RateMeter
 from processors.api import CreateSettings
+from processors.log_sampling.adaptive import AdaptiveRatio, RateMeter
 from processors.log_sampling.config import SamplingConfig
-from processors.log_sampling.self_metrics import DROPPED, KEPT, RATIO
 from processors.log_sampling.sampler import LogSampler
+from processors.log_sampling.self_metrics import DROPPED, KEPT, RATIO
 from processors.telemetry import SelfTelemetry
 from tests.processors.log_sampling.builders import Rec, attr, kept_records, payload, random_trace_ids
 

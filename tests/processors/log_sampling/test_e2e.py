@@ -24,8 +24,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from processors.api import CreateSettings, Payload, Signal
 from processors.log_sampling.config import SamplingConfig
-from processors.log_sampling.self_metrics import DROPPED, KEPT
 from processors.log_sampling.sampler import LogSampler
+from processors.log_sampling.self_metrics import DROPPED, KEPT
 from processors.telemetry import SelfTelemetry
 from tests.support.pipeline import collector_pipeline, count_items
 

@@ -6,10 +6,10 @@ import pytest
 
 from processors.api import CreateSettings, Signal
 from processors.config import ConfigError, parse_config
-from processors.pipeline import build_service
-from processors.registry import Registry
 from processors.log_sampling.factory import FACTORY, TYPE, create, default_config
 from processors.log_sampling.sampler import LogSampler
+from processors.pipeline import build_service
+from processors.registry import Registry
 from processors.telemetry import SelfTelemetry
 
 PIPELINE = """

@@ -7,11 +7,19 @@ import pytest
 from processors.api import CreateSettings, Payload, Signal
 from processors.log_sampling import randomness
 from processors.log_sampling.config import SamplingConfig
-from processors.log_sampling.self_metrics import DROPPED, KEPT, RATIO
 from processors.log_sampling.sampler import LogSampler
+from processors.log_sampling.self_metrics import DROPPED, KEPT, RATIO
 from processors.telemetry import DROPPED as PIPELINE_DROPPED
 from processors.telemetry import SelfTelemetry
-from tests.processors.log_sampling.builders import Rec, attr, kept_records, kept_seqs, payload, random_trace_ids, request
+from tests.processors.log_sampling.builders import (
+    Rec,
+    attr,
+    kept_records,
+    kept_seqs,
+    payload,
+    random_trace_ids,
+    request,
+)
 
 TRACES = random_trace_ids(400, seed=11)
 

@@ -5,6 +5,7 @@ processors/status.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import grpc
 import pytest
@@ -32,7 +33,8 @@ TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 async def raw_export(port: int, body: bytes, *, compression=None) -> grpc.StatusCode:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
+    options = [("grpc.max_send_message_length", 64 << 20)]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
         call = ch.unary_unary(TRACE_EXPORT, request_serializer=None, response_deserializer=None)
         try:
             await call(body, timeout=10, compression=compression)
@@ -53,10 +55,10 @@ async def test_next_hop_down_answers_unavailable_so_the_sender_keeps_the_data(cl
 
 async def test_ack_after_forward_across_two_hops(closed_port):
     """A → B → (down): A's sender sees B's next hop being down."""
-    async with serving(passthrough_yaml(closed_port)) as b:
-        async with serving(passthrough_yaml(f"127.0.0.1:{grpc_port(b)}")) as a:
-            assert await raw_export(grpc_port(a), span_request(2).SerializeToString()) == grpc.StatusCode.UNAVAILABLE
-            assert b.service.telemetry.value("otelproc_received_items_total", signal="traces", receiver="otlp") == 2
+    async with (serving(passthrough_yaml(closed_port)) as b,
+                serving(passthrough_yaml(f"127.0.0.1:{grpc_port(b)}")) as a):
+        assert await raw_export(grpc_port(a), span_request(2).SerializeToString()) == grpc.StatusCode.UNAVAILABLE
+        assert b.service.telemetry.value("otelproc_received_items_total", signal="traces", receiver="otlp") == 2
 
 
 async def test_malformed_protobuf_is_invalid_argument(closed_port):
@@ -82,19 +84,19 @@ async def test_gzip_requests_are_accepted(closed_port):
 
 
 async def test_health_and_reflection(closed_port):
-    async with serving(passthrough_yaml(closed_port)) as rt:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port(rt)}") as ch:
-            health = health_pb2_grpc.HealthStub(ch)
-            for service in ("", "opentelemetry.proto.collector.logs.v1.LogsService"):
-                resp = await health.Check(health_pb2.HealthCheckRequest(service=service))
-                assert resp.status == health_pb2.HealthCheckResponse.SERVING
-            refl = reflection_pb2_grpc.ServerReflectionStub(ch)
-            responses = refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
-            names = set()
-            async for r in responses:
-                names = {s.name for s in r.list_services_response.service}
-                break
-            assert {"opentelemetry.proto.collector.trace.v1.TraceService", "grpc.health.v1.Health"} <= names
+    async with (serving(passthrough_yaml(closed_port)) as rt,
+                grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port(rt)}") as ch):
+        health = health_pb2_grpc.HealthStub(ch)
+        for service in ("", "opentelemetry.proto.collector.logs.v1.LogsService"):
+            resp = await health.Check(health_pb2.HealthCheckRequest(service=service))
+            assert resp.status == health_pb2.HealthCheckResponse.SERVING
+        refl = reflection_pb2_grpc.ServerReflectionStub(ch)
+        responses = refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        names = set()
+        async for r in responses:
+            names = {s.name for s in r.list_services_response.service}
+            break
+        assert {"opentelemetry.proto.collector.trace.v1.TraceService", "grpc.health.v1.Health"} <= names
 
 
 class _SlowConfig(ComponentConfig):
@@ -166,10 +168,8 @@ def test_decoder_on_mutated_valid_requests(noise, at):
     at %= len(raw)
     raw[at:at + len(noise)] = noise
     payload = Payload(Signal.TRACES, raw=bytes(raw))
-    try:
+    with contextlib.suppress(MalformedPayload):
         payload.item_count()
-    except MalformedPayload:
-        pass
 
 
 def _nested_request(depth: int) -> bytes:

@@ -1,5 +1,6 @@
 """Building blocks for the session-health tests: a fake clock, OTLP session
-events as services emit them (DESIGN §6), and a connector wired to them."""
+events as services emit them (the input contract in processors/session_health/README.md),
+and a connector wired to them."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ def test_empty_is_the_seed_defaults() -> None:
     cfg = load("session_health/empty", VALID)
     assert cfg == FACTORY.default_config()
     w, c = cfg.thresholds.warning, cfg.thresholds.critical
-    # Seed 001, "Warning Level" and "Critical Level".
+    # The warning and critical defaults listed in processors/session_health/README.md.
     assert (w.heartbeat_age_s, w.reconnect_attempts, w.credential_age_h, w.reconnect_latency_s,
             w.missed_heartbeats, w.validation_failures) == (60, 3, 24, 30, 3, 1)
     assert (c.heartbeat_age_s, c.reconnect_attempts, c.credential_age_h, c.reconnect_latency_s,

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 TOKEN = "e2e-admin-token"
 SID, TENANT = "sim-1@s.whatsapp.net", "acme"
 
-# Heartbeat thresholds shrunk to seconds so that the loss shows within the test; the rest are seed 001's.
+# Heartbeat thresholds shrunk to seconds so that the loss shows within the test; the rest keep their defaults.
 # The warning threshold leaves room for the trip through two Collector hops on a loaded machine.
 PROCESSORS_YAML = """
 receivers:

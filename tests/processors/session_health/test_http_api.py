@@ -1,4 +1,4 @@
-"""Seed 001's HTTP API on a real aiohttp server: shapes field for field,
+"""The connector's HTTP API on a real aiohttp server: shapes field for field,
 503 when critical, and the admin token on everything except the fleet health."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.processors.session_health.helpers import FakeClock, Session, make_con
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-# Seed 001, field for field.
+# The response bodies of processors/session_health/README.md (HTTP API), field for field.
 HEALTH_KEYS = {"status", "state", "connected", "heartbeatOk", "alertCount", "uptime", "_responseTime"}
 OBSERVE_KEYS = {
     "_meta": {"generatedAt", "responseTimeTarget", "version"},

@@ -191,6 +191,7 @@ async def test_a_large_fleet_exposition_is_rendered_off_the_event_loop() -> None
         assert metrics_s > 0.3, f"rendering took {metrics_s:.2f}s: too quick to show anything"
         # The checker and this test's own client share the process's GIL with the render: a looser bound
         # than across processes (tests/processors/test_offload.py), still well under a render on the loop.
-        assert max(timings) < 0.25, f"health took {max(timings):.3f}s while /session/metrics rendered for {metrics_s:.2f}s"
+        assert max(timings) < 0.25, \
+            f"health took {max(timings):.3f}s while /session/metrics rendered for {metrics_s:.2f}s"
     finally:
         await conn.shutdown()

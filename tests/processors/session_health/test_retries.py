@@ -19,7 +19,14 @@ from processors.session_health.state import RECENT_RECORDS
 from processors.session_health.store import RedisStore
 from tests.processors.conftest import grpc_port, serving
 from tests.processors.session_health.helpers import (
-    T0, FakeClock, Session, ignored, logs_request, make_connector, payload, record,
+    T0,
+    FakeClock,
+    Session,
+    ignored,
+    logs_request,
+    make_connector,
+    payload,
+    record,
 )
 
 LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"

@@ -1,5 +1,5 @@
-"""Seed 001's scripts against a live API: the health check's exit codes and
-the Slack poller, posting to a local webhook receiver."""
+"""The connector's scripts (processors/session_health/README.md, Scripts) against a
+live API: the health check's exit codes and the Slack poller, posting to a local webhook receiver."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every row of seed 001's warning and critical tables, just below and just
+"""Every row of the connector's warning and critical threshold tables
+(processors/session_health/README.md, Configuration), just below and just
 above its threshold, on a fake clock: the alert's level, code and message."""
 
 from __future__ import annotations

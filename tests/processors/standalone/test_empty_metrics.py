@@ -14,8 +14,8 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 
 from processors.api import Payload, Signal
-from processors.standalone.file_exporter import without_empty_metrics
 from processors.session_health.config import SessionHealthConfig
+from processors.standalone.file_exporter import without_empty_metrics
 from tests.processors.standalone.test_file_exporter import make_exporter, read_sink
 from tests.processors.standalone.test_prometheus_exporter import Request, serve  # noqa: F401  (the fixture)
 from tests.support.pipeline import read_sink as read_jsonl
@@ -91,7 +91,8 @@ def test_standalone_mode_idle_for_an_evaluation_writes_no_metric_without_points(
         "REDACTION_HMAC_KEY": "k" * 32,
     }
     interval = SessionHealthConfig().evaluation_interval_s  # standalone.yaml keeps the default
-    argv = [sys.executable, "-m", "processors.cli", "serve", "--config", str(REPO / "processors/configs/standalone.yaml")]
+    argv = [sys.executable, "-m", "processors.cli", "serve",
+            "--config", str(REPO / "processors/configs/standalone.yaml")]
     with running(argv, port=grpc_port, log=tmp_path / "otelproc.log", env=env):
         time.sleep(interval + 1.5)  # at least one evaluation of an empty fleet
         # A sender's metric without points beside one with a point: only the latter arrives.

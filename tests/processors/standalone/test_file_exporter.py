@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from bench.common import span_request
-from processors.standalone import otlp_json
 from processors.api import CreateSettings, ExportError, Payload, Signal
 from processors.config import ConfigError, parse_config, validate_component
-from processors.standalone.file_exporter import FACTORY, FileExporter, FileExporterConfig
 from processors.pipeline import build_service
 from processors.registry import Registry
+from processors.standalone import otlp_json
+from processors.standalone.file_exporter import FACTORY, FileExporter, FileExporterConfig
 from processors.telemetry import SelfTelemetry
 
 

@@ -33,10 +33,10 @@ service:
 
 async def post(rt, path: str, body: bytes, ctype: str = PB, headers: dict | None = None) -> tuple[int, bytes, dict]:
     port = rt.service.receivers["otlp"].http_port
-    async with aiohttp.ClientSession() as s:
-        async with s.post(f"http://127.0.0.1:{port}{path}", data=body,
-                          headers={"Content-Type": ctype, **(headers or {})}) as r:
-            return r.status, await r.read(), dict(r.headers)
+    url = f"http://127.0.0.1:{port}{path}"
+    async with aiohttp.ClientSession() as s, s.post(url, data=body,
+                                                    headers={"Content-Type": ctype, **(headers or {})}) as r:
+        return r.status, await r.read(), dict(r.headers)
 
 
 def _spans_in(col: Collector) -> int:
@@ -60,8 +60,8 @@ async def test_protobuf_json_and_gzip_bodies_reach_the_next_hop(next_hop):
         req = span_request(3)
         status, body, headers = await post(rt, "/v1/traces", req.SerializeToString())
         assert status == 200 and headers["Content-Type"] == PB
-        status, body, _ = await post(rt, "/v1/traces", otlp_json.encode(Signal.TRACES, span_request(4, seed=2)).encode(),
-                                     "application/json")
+        json_body = otlp_json.encode(Signal.TRACES, span_request(4, seed=2)).encode()
+        status, body, _ = await post(rt, "/v1/traces", json_body, "application/json")
         assert status == 200 and json.loads(body) == {}
         status, _, _ = await post(rt, "/v1/traces", gzip.compress(span_request(5, seed=3).SerializeToString()),
                                   headers={"Content-Encoding": "gzip"})

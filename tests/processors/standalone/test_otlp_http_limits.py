@@ -15,9 +15,9 @@ import pytest
 from bench.common import span_request
 from processors.api import Exporter, Payload
 from processors.config import ComponentConfig, ConfigError, parse_config
-from processors.standalone.otlp_http import _decompress, _TooLarge
 from processors.receivers.otlp import parse_duration
 from processors.registry import Factory, Registry
+from processors.standalone.otlp_http import _decompress, _TooLarge
 from tests.processors.conftest import serving
 
 PB = "application/x-protobuf"
@@ -37,7 +37,8 @@ class _Recording(Exporter):
         self.delivered.append(payload)
 
 
-RECORDING = Registry(extra={"exporters": {"record": Factory(type="record", config_model=_RecordConfig, create=_Recording)}})
+RECORDING = Registry(extra={"exporters": {"record": Factory(type="record", config_model=_RecordConfig,
+                                                           create=_Recording)}})
 
 
 def http_yaml(http_extra: str = "", max_mib: float = 1) -> str:
@@ -63,10 +64,10 @@ def _spans_delivered(rt) -> int:
 
 
 async def post(rt, path: str, body: bytes, ctype: str = PB, headers: dict | None = None) -> tuple[int, bytes]:
-    async with aiohttp.ClientSession() as s:
-        async with s.post(f"http://127.0.0.1:{_port(rt)}{path}", data=body,
-                          headers={"Content-Type": ctype, **(headers or {})}) as r:
-            return r.status, await r.read()
+    url = f"http://127.0.0.1:{_port(rt)}{path}"
+    async with aiohttp.ClientSession() as s, s.post(url, data=body,
+                                                    headers={"Content-Type": ctype, **(headers or {})}) as r:
+        return r.status, await r.read()
 
 
 def _refused(rt, reason: str, signal: str = "traces") -> float:
@@ -136,9 +137,8 @@ async def test_every_refusal_is_counted():
         assert (await post(rt, "/v1/traces", b"x", "text/plain"))[0] == 415
         assert (await post(rt, "/v1/traces", b"{not json", "application/json"))[0] == 400
         assert (await post(rt, "/v1/logs", b""))[0] == 404
-        async with aiohttp.ClientSession() as s:
-            async with s.get(f"http://127.0.0.1:{_port(rt)}/v1/traces") as r:
-                assert r.status == 405
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{_port(rt)}/v1/traces") as r:
+            assert r.status == 405
         assert _refused(rt, "unsupported_media_type") == 1
         assert _refused(rt, "malformed") == 1
         assert _refused(rt, "not_found", signal="logs") == 1
@@ -160,7 +160,8 @@ async def test_a_bug_is_a_counted_500_without_a_traceback():
 
     reg = Registry(extra={"processors": {"broken": Factory(type="broken", config_model=BrokenProcessorConfig,
                                                            create=BrokenProcessor)},
-                          "exporters": {"record": Factory(type="record", config_model=_RecordConfig, create=_Recording)}})
+                          "exporters": {"record": Factory(type="record", config_model=_RecordConfig,
+                                                          create=_Recording)}})
     cfg = http_yaml().replace("traces: {receivers: [otlp], exporters: [record]}",
                               "traces: {receivers: [otlp], processors: [broken], exporters: [record]}")
     cfg = cfg.replace("exporters:\n  record: {}", "processors:\n  broken: {}\nexporters:\n  record: {}")
@@ -302,7 +303,8 @@ def test_durations_are_go_duration_strings(text, seconds):
 def test_bad_durations_name_the_key(value, problem):
     from processors.pipeline import build_service
 
-    cfg = http_yaml(f", read_header_timeout: {value if not isinstance(value, str) or value.startswith(chr(34)) else repr(value)}")
+    shown = value if not isinstance(value, str) or value.startswith(chr(34)) else repr(value)
+    cfg = http_yaml(f", read_header_timeout: {shown}")
     with pytest.raises(ConfigError) as err:
         build_service(parse_config(cfg), registry=RECORDING)
     assert err.value.path == "receivers.otlp.http.read_header_timeout"

@@ -26,8 +26,8 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from processors.standalone import otlp_json
 from processors.api import MalformedPayload, Signal, count_items
+from processors.standalone import otlp_json
 from tests.support.procs import free_port, running
 
 TRACE_ID = bytes(range(16))
@@ -349,7 +349,7 @@ def test_decode_reads_ids_in_logs_and_exemplars():
     assert (record.trace_id, record.span_id) == (TRACE_ID, SPAN_ID)
     metrics_req = otlp_json.decode(
         Signal.METRICS,
-        '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"h","histogram":{"dataPoints":[{"exemplars":'
+        '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"h","histogram":{"dataPoints":[{"exemplars":'  # noqa: UP031 - JSON braces
         '[{"traceId":"%s","spanId":"%s","asDouble":1.5}]}]}}]}]}]}' % (TRACE_ID.hex(), SPAN_ID.hex()),
     )
     ex = metrics_req.resource_metrics[0].scope_metrics[0].metrics[0].histogram.data_points[0].exemplars[0]

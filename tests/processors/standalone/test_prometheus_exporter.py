@@ -25,12 +25,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from processors.api import CreateSettings, Payload, Signal
 from processors.config import ConfigError, validate_component
+from processors.registry import Registry
 from processors.standalone import prometheus_exporter as prom
 from processors.standalone.prometheus_exporter import FACTORY, PrometheusExporter, PrometheusExporterConfig
-from processors.registry import Registry
 from processors.telemetry import SelfTelemetry
-from tests.support.procs import free_port, require_tool, running
 from tests.support.otlp import any_value
+from tests.support.procs import free_port, require_tool, running
 
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
