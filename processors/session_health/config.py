@@ -1,8 +1,8 @@
 """Configuration of the ``session_health`` connector.
 
-Every threshold of seed 001 is a key under ``thresholds.warning`` or
-``thresholds.critical``, with the seed's value as its default. Units are in the
-key names, as in the seed's tables (seconds, hours, minutes).
+Every alert threshold is a key under ``thresholds.warning`` or
+``thresholds.critical``, with the defaults listed in the README's
+Configuration section. Units are in the key names (seconds, hours, minutes).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _ENDPOINT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]*):(\d{1,5})$")
 
 
 class WarningThresholds(ComponentConfig):
-    """Seed 001, "Warning Level". A session reaching any of these is `warning`."""
+    """Warning level (README, Configuration). A session reaching any of these is `warning`."""
 
     heartbeat_age_s: float = Field(default=60, gt=0, description="Default 60. Seconds without a heartbeat.")
     reconnect_attempts: int = Field(default=3, ge=1, description="Default 3. Attempts in the current reconnect.")
@@ -33,7 +33,7 @@ class WarningThresholds(ComponentConfig):
 
 
 class CriticalThresholds(ComponentConfig):
-    """Seed 001, "Critical Level". A session reaching any of these is `critical`."""
+    """Critical level (README, Configuration). A session reaching any of these is `critical`."""
 
     heartbeat_age_s: float = Field(default=300, gt=0, description="Default 300.")
     reconnect_attempts: int = Field(default=7, ge=1, description="Default 7 (near the maximum of 10).")
@@ -63,7 +63,7 @@ class Thresholds(ComponentConfig):
 
 
 class ApiConfig(ComponentConfig):
-    enabled: bool = Field(default=True, description="Default true. Serve the seed-001 HTTP API.")
+    enabled: bool = Field(default=True, description="Default true. Serve the HTTP API (README, HTTP API).")
     endpoint: str = Field(default="0.0.0.0:8890", description="Default 0.0.0.0:8890. host:port to listen on.")
     admin_token_env: str = Field(
         default=DEFAULT_ADMIN_TOKEN_ENV,

@@ -3,8 +3,8 @@ receiver of a metrics (and optionally a logs) pipeline.
 
 ``export`` only folds events into the store and never raises: bad records are
 counted by reason, and a record sent again (a retry after the next hop failed)
-is recognised by its identity and not folded twice (state.py). A task started in ``start`` evaluates the fleet on a clock
-(heartbeat age grows with no event at all), announces level changes as log
+is recognised by its identity and not folded twice (state.py). A task started
+in ``start`` evaluates the fleet on a clock (heartbeat age grows with no event at all), announces level changes as log
 records and pushes metrics into the attached pipelines. With a shared Redis
 store, only the replica holding the lease announces and emits.
 """
@@ -26,8 +26,8 @@ from processors.api import Connector, Consumer, CreateSettings, MalformedPayload
 from processors.config import ConfigError
 from processors.session_health import emit
 from processors.session_health import events as ev
-from processors.session_health.http_api import SessionHealthApi
 from processors.session_health.config import SessionHealthConfig
+from processors.session_health.http_api import SessionHealthApi
 from processors.session_health.rollup import Clock, SessionRollup, Snapshot
 from processors.session_health.store import Store, StoreError, open_store
 

@@ -24,7 +24,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 from contracts.session_events import ATTR_SESSION_ID, ATTR_STATE, ATTR_TENANT_ID, STATES
 from processors.session_health import thresholds as th
-from processors.session_health.rollup import Snapshot, SessionView
+from processors.session_health.rollup import SessionView, Snapshot
 from processors.session_health.views import iso
 
 SERVICE_NAME = "session-health"

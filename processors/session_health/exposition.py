@@ -1,5 +1,5 @@
-"""``/session/metrics``: the seed's Prometheus text, for one session (no id
-labels, as in the seed) or for the fleet (with ``wa_session_id`` and
+"""``/session/metrics``: Prometheus text, for one session (no id
+labels: the route names it) or for the fleet (with ``wa_session_id`` and
 ``tenant_id`` labels). prometheus_client writes the exposition format.
 
 ``wa_session_state`` is a state set: one series per state, 1 for the current

@@ -1,4 +1,4 @@
-"""Seed 001's HTTP API, served by aiohttp on its own port in the event loop
+"""The session-health HTTP API (README, HTTP API), served by aiohttp on its own port in the event loop
 of the processors server.
 
 Fleet endpoints (``/session/...``) answer from the last evaluation, rendered

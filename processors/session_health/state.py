@@ -20,7 +20,7 @@ LATENCY_SAMPLES = 64  # recent reconnect latencies kept for the percentiles
 # event, so out_of_order already keeps it out; these cover the newest ones, which that check lets through.
 RECENT_RECORDS = 16
 MAX_TEXT_CHARS = 256  # auth method, lock holder and operation are kept (and served) cut to this
-DEFAULT_BREAKER_THRESHOLD = 3  # seed 001's circuitBreaker.threshold when the event does not say
+DEFAULT_BREAKER_THRESHOLD = 3  # breaker threshold when the event carries no wa.circuit_breaker.threshold
 
 
 @dataclass(slots=True)

@@ -29,10 +29,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError as StoreError  # noqa: F401 - what a failing store raises
+
 from processors.session_health import events as ev
 from processors.session_health.state import SessionState, apply
-
-from redis.exceptions import RedisError as StoreError  # noqa: F401 - what a failing store raises
 
 _YIELD_EVERY = 200  # events folded between two yields to the event loop (keeps API latency low)
 _CAS_ATTEMPTS = 10
@@ -50,10 +50,10 @@ class Folded:
 class Store(abc.ABC):
     """Session states plus the little shared bookkeeping evaluation needs."""
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook, a no-op for stores without one
         """Connect."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, a no-op for stores without one
         """Disconnect."""
 
     @abc.abstractmethod
@@ -79,7 +79,7 @@ class Store(abc.ABC):
     async def lead(self, replica_id: str, ttl_s: float) -> bool:
         """Take or renew the lease to evaluate and emit; True while this replica holds it."""
 
-    async def resign(self, replica_id: str) -> None:
+    async def resign(self, replica_id: str) -> None:  # noqa: B027 - optional hook, a no-op for stores without one
         """Give the lease up (on shutdown) so another replica takes over at once."""
 
 

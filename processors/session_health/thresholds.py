@@ -1,5 +1,5 @@
-"""Seed 001's alert thresholds as one table, and the evaluation of a session
-against it at a given time.
+"""The warning and critical alert thresholds (README, Configuration) as one
+table, and the evaluation of a session against it at a given time.
 
 A row fires when its measure reaches the threshold (``>=``). When both levels
 of a row fire, only the critical alert is reported.
@@ -34,7 +34,7 @@ Measure = Callable[[SessionState, float], float | None]
 
 @dataclass(frozen=True)
 class Rule:
-    """One row of the seed's tables: a measure, its thresholds and what to say."""
+    """One row of the threshold table: a measure, its thresholds and what to say."""
 
     name: str
     measure: Measure
@@ -117,7 +117,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "validation_failures", lambda st, now: float(st.validation_failures), "validation_failures",
-        None, "VALIDATION_FAILURE", None,  # the seed's critical form of this is corruption
+        None, "VALIDATION_FAILURE", None,  # its critical form is the corruption row
         lambda v, st, c: f"{_plural(int(v), 'session validation failure')} (checksum)",
         "Session data failed a checksum; watch for corruption", None,
     ),

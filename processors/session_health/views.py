@@ -1,6 +1,6 @@
-"""Seed 001's JSON bodies, for one session and for the fleet.
+"""The HTTP API's JSON bodies (README, HTTP API), for one session and for the fleet.
 
-Per session, the fields are exactly the seed's. The fleet bodies keep the
+Per session, the fields are fixed (README, HTTP API). The fleet bodies keep the
 same fields, each folded over every session as the README describes (worst
 status, most common state, oldest heartbeat, ...); fleet alerts add
 ``sessionId`` and ``tenantId`` so that an alert says which session it is about.
