@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from processors.api import CreateSettings, Signal
-from processors.registry import Factory
 from processors.log_sampling.config import SamplingConfig
 from processors.log_sampling.sampler import LogSampler
+from processors.registry import Factory
 
 TYPE = "log_sampling"
 

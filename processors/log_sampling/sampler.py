@@ -22,8 +22,14 @@ from processors.api import CreateSettings, Payload, Processor, Signal
 from processors.log_sampling import randomness, severity
 from processors.log_sampling.adaptive import AdaptiveRatio
 from processors.log_sampling.config import SamplingConfig
-from processors.log_sampling.self_metrics import DROPPED_SAMPLED, KEPT_RULE, KEPT_SAMPLED, KEPT_SEVERITY, SamplingMetrics
 from processors.log_sampling.rules import KeepMatcher
+from processors.log_sampling.self_metrics import (
+    DROPPED_SAMPLED,
+    KEPT_RULE,
+    KEPT_SAMPLED,
+    KEPT_SEVERITY,
+    SamplingMetrics,
+)
 
 SERVICE_NAME = "service.name"
 UNKNOWN_SERVICE = "unknown_service"
