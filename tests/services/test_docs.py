@@ -8,10 +8,14 @@ from typing import Any
 import pytest
 
 from tests.services.divan.conftest import divan_settings, start_divan
-from tests.services.ingest.conftest import MakeIngest
-from tests.services.ingest.conftest import make_ingest  # noqa: F401 - the fixture, shared with tests/services/ingest
-from tests.services.session.conftest import MakeService
-from tests.services.session.conftest import make_service  # noqa: F401 - the fixture, shared with tests/services/session
+from tests.services.ingest.conftest import (
+    MakeIngest,
+    make_ingest,  # noqa: F401 - the fixture, shared with tests/services/ingest
+)
+from tests.services.session.conftest import (
+    MakeService,
+    make_service,  # noqa: F401 - the fixture, shared with tests/services/session
+)
 
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 

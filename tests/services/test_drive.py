@@ -7,10 +7,16 @@ from collections import Counter
 import pytest
 
 from services.drive import IngestDriver, SessionDriver, main
-from tests.services.ingest.conftest import HMAC_SECRET, TOKEN, MakeIngest
-from tests.services.ingest.conftest import make_ingest  # noqa: F401 - the fixture, shared with tests/services/ingest
-from tests.services.session.conftest import MakeService
-from tests.services.session.conftest import make_service  # noqa: F401 - the fixture, shared with tests/services/session
+from tests.services.ingest.conftest import (
+    HMAC_SECRET,
+    TOKEN,
+    MakeIngest,
+    make_ingest,  # noqa: F401 - the fixture, shared with tests/services/ingest
+)
+from tests.services.session.conftest import (
+    MakeService,
+    make_service,  # noqa: F401 - the fixture, shared with tests/services/session
+)
 from tests.support.otel import ADMIN, ADMIN_TOKEN
 from tests.support.procs import free_port
 

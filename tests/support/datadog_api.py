@@ -19,7 +19,7 @@ import json
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -58,7 +58,7 @@ class MonitorApi:
                 missing = [k for k in ("type", "query") if k not in payload]
                 if missing or (method == "POST" and "name" not in payload):
                     return 400, {"errors": [f"Missing required field(s): {', '.join(missing or ['name'])}"]}
-                now = datetime.now(timezone.utc).isoformat()
+                now = datetime.now(UTC).isoformat()
                 if method == "POST" and len(parts) == 4:
                     self._next_id += 1
                     stored = self._store(payload, {"id": self._next_id, "created": now, "overall_state": "No Data"})
@@ -74,7 +74,7 @@ class MonitorApi:
         monitor = copy.deepcopy(payload)
         monitor["tags"] = [t.lower() for t in monitor.get("tags", [])]
         monitor["options"] = {**FILLED_IN_OPTIONS, **monitor.get("options", {})}
-        monitor.update(meta, modified=datetime.now(timezone.utc).isoformat())
+        monitor.update(meta, modified=datetime.now(UTC).isoformat())
         self.monitors[monitor["id"]] = monitor
         return copy.deepcopy(monitor)
 
@@ -96,7 +96,7 @@ def monitor_api(api_key: str, app_key: str) -> Iterator[tuple[MonitorApi, str]]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
+        do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - the names http.server dispatches to
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass

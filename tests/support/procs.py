@@ -49,7 +49,8 @@ def require_tool(name: str, *candidates: str) -> str:
     pytest.fail(f"{name} not found: `make test` installs it (make system-deps, make venv or make collector)")
 
 
-def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0,
+                  proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -67,7 +68,7 @@ class Proc:
         self.argv = list(argv)
         self.log_path = log
         log.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log, "ab")
+        self._log = open(log, "ab")  # noqa: SIM115 - held for the child's lifetime, closed in stop()
         self.popen = subprocess.Popen(
             self.argv, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
             cwd=cwd, start_new_session=True,

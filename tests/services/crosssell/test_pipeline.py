@@ -69,7 +69,8 @@ def test_slo_queries_return_data_and_every_metric_is_scraped(tmp_path: Path) -> 
         sf_port, api_port = free_port(), free_port()
         env = {"REDIS_URL": broker.url, "SALESFORCE_URL": f"http://127.0.0.1:{sf_port}", "ENV": "test",
                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{pipeline.otlp_grpc_endpoint}",
-               "OTEL_METRIC_EXPORT_INTERVAL": "1000", "OBS_LOG_JSON_STDOUT": "false", "HEALTH_PROBE_INTERVAL_SECONDS": "2"}
+               "OTEL_METRIC_EXPORT_INTERVAL": "1000", "OBS_LOG_JSON_STDOUT": "false",
+               "HEALTH_PROBE_INTERVAL_SECONDS": "2"}
         procs: list[Proc] = []
         try:
             procs.append(Proc([sys.executable, "-m", "uvicorn", "--factory", "services.crosssell.salesforce:create_app",

@@ -1,8 +1,8 @@
 """divan-api through the real pipeline: SDK → otelcol → processors → otelcol → file sinks and Prometheus.
 
 One request yields a trace with its FastAPI, SQLAlchemy and Redis spans, log
-records carrying the same trace_id, and every divan_* metric of seed 004 §4
-appears in the Collector's Prometheus scrape under its seed name.
+records carrying the same trace_id, and every divan_* metric appears in the
+Collector's Prometheus scrape under its own name.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 SERVICE = "divan-api"
 
 
-def _resource_service(resource) -> str | None:  # noqa: ANN001
+def _resource_service(resource) -> str | None:
     return next((kv.value.string_value for kv in resource.attributes if kv.key == "service.name"), None)
 
 
@@ -44,7 +44,7 @@ def _logs(requests: list, trace_id: bytes) -> list:
             for sl in rl.scope_logs for lr in sl.log_records if lr.trace_id == trace_id]
 
 
-def _attr(item, key: str):  # noqa: ANN001, ANN202
+def _attr(item, key: str):
     for kv in item.attributes:
         if kv.key == key:
             return getattr(kv.value, kv.value.WhichOneof("value"))

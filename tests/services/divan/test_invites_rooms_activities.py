@@ -1,4 +1,4 @@
-"""Invites and friendships, rooms, activities: the domain counters of seed 004 §4 move with the data."""
+"""Invites and friendships, rooms, activities: the domain counters move with the data."""
 
 from __future__ import annotations
 

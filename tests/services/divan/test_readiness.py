@@ -1,4 +1,4 @@
-"""Readiness on real Redis and PostgreSQL that stop and come back (seed 004 §5).
+"""Readiness on real Redis and PostgreSQL that stop and come back (services/obs/README.md, Health).
 
 Each test owns its server (tests.support.servers), stops it, checks 503 with
 the failing check named, restarts it on the same port and data directory,
@@ -96,7 +96,7 @@ def test_readiness_follows_postgres(tmp_path: Path) -> None:
                 _fast_stop(again, srv.datadir)
 
 
-def test_readiness_wants_the_minimum_migration(postgres_srv, redis_srv) -> None:  # noqa: ANN001
+def test_readiness_wants_the_minimum_migration(postgres_srv, redis_srv) -> None:
     from tests.services.divan.conftest import _reset_postgres
 
     _reset_postgres(postgres_srv.url)

@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,7 +27,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def signed_headers(body: bytes, *, secret: str = HMAC_SECRET, at: datetime | None = None) -> dict[str, str]:
-    timestamp = (at or datetime.now(timezone.utc)).isoformat().replace("+00:00", "Z")
+    timestamp = (at or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
     signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return {**AUTH, "Content-Type": "application/json", "X-Signature": signature,
             "X-Signature-Timestamp": timestamp}

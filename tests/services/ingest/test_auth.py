@@ -4,7 +4,7 @@ each refusal answers its status and is counted under the seed's totals, once."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.services.ingest.conftest import AUTH, TOKEN, Ingest, MakeIngest, batch, signed_headers
 
@@ -57,7 +57,7 @@ def test_signature_problems_split_into_401_and_403(signed_ingest: Ingest) -> Non
     missing = post({**AUTH, "Content-Type": "application/json"})
     wrong_secret = post(signed_headers(body, secret="another-secret"))
     tampered = post(good, content=body.replace(b"520", b"5"))
-    stale = post(signed_headers(body, at=datetime.now(timezone.utc) - timedelta(hours=1)))
+    stale = post(signed_headers(body, at=datetime.now(UTC) - timedelta(hours=1)))
     malformed = post({**good, "X-Signature": "deadbeef"})
 
     assert [r.status_code for r in (missing, wrong_secret, tampered, stale, malformed)] == [401, 403, 403, 403, 403]

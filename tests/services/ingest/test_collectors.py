@@ -12,7 +12,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from services.ingest.collectors import (
-    BATCHES_SUCCESS, CONNECTED, LAST_SEEN, UNTRACKED, CollectorFleet,
+    BATCHES_SUCCESS,
+    CONNECTED,
+    LAST_SEEN,
+    UNTRACKED,
+    CollectorFleet,
 )
 from tests.services.ingest.conftest import AUTH, Ingest, MakeIngest, batch, signed_headers
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import UTC
 
 import redis
 
@@ -41,14 +42,14 @@ def test_a_replayed_signature_is_409_and_counted(make_ingest: MakeIngest, pg_url
 
 
 def test_the_same_body_signed_again_is_accepted(make_ingest: MakeIngest, pg_url: str, redis_url: str) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     app, _ = _signed(make_ingest, pg_url, redis_url)
     body = json.dumps(batch("collector-1")).encode()
 
     first = app.client.post(INGEST, content=body, headers=signed_headers(body))
     resigned = app.client.post(INGEST, content=body,
-                               headers=signed_headers(body, at=datetime.now(timezone.utc) + timedelta(seconds=1)))
+                               headers=signed_headers(body, at=datetime.now(UTC) + timedelta(seconds=1)))
 
     assert first.status_code == 200
     assert resigned.status_code == 200 and resigned.json()["deduped"] == 1

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 
 from services.ingest.security import (
-    SignatureProblem, parse_timestamp, presented_token, sign, token_matches, verify_signature,
+    SignatureProblem,
+    parse_timestamp,
+    presented_token,
+    sign,
+    token_matches,
+    verify_signature,
 )
 
 SECRET = SecretStr("s3cret")
-NOW = datetime(2026, 2, 5, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)
 
 
 def _headers(body: bytes, ts: str, secret: str = "s3cret") -> dict[str, str]:

@@ -59,7 +59,10 @@ class Allowed:
                 for span in lean:
                     if span:
                         difference.lean(span)
-        key = lambda d: (d["kind"], d["name"], str(d["attributes"]))
+
+        def key(d: dict) -> tuple:
+            return d["kind"], d["name"], str(d["attributes"])
+
         upstream = [s for s in upstream if s]
         lean = [s for s in lean if s]
         return sorted(upstream, key=key), sorted(lean, key=key)

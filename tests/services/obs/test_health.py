@@ -1,4 +1,4 @@
-"""Health endpoints (seed 004 §5): JSON shape, codes, budgets, startup validation.
+"""Health endpoints (services/obs/README.md, Health): JSON shape, codes, budgets, startup validation.
 
 Readiness against real Redis and PostgreSQL that stop and come back is in
 tests/services/divan/test_readiness.py, on a real service.
@@ -72,7 +72,7 @@ def test_a_probe_over_budget_fails_and_the_up_gauge_drops() -> None:
     app, o, cap = build_app(HEALTH_REDIS_BUDGET_MS=20)
 
     class SlowRedis(fakeredis.FakeRedis):
-        def ping(self, **kw):  # noqa: ANN003, ANN201
+        def ping(self, **kw):
             time.sleep(0.06)
             return super().ping(**kw)
 

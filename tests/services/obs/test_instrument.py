@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 import redis
-from opentelemetry.trace import SpanKind
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.metrics import MeterProvider
@@ -13,6 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from sqlalchemy import create_engine, text
 
 from services import obs
@@ -48,7 +48,8 @@ def test_one_request_yields_server_redis_sql_and_httpx_spans_in_one_trace(
     assert redis_span.attributes["db.system"] == "redis" and redis_span.attributes["db.statement"] == "SET ? ?"
     assert redis_span.attributes["net.peer.port"] == redis_srv.port and redis_span.kind is SpanKind.CLIENT
     # (The lean mode also traces the dialect's first-connect queries, such as its version check.)
-    sql = [s for s in spans if s.attributes.get("db.system") == "postgresql" and "pg_class" in s.attributes["db.statement"]]
+    sql = [s for s in spans
+           if s.attributes.get("db.system") == "postgresql" and "pg_class" in s.attributes["db.statement"]]
     assert len(sql) == 1 and sql[0].attributes["db.statement"] == "SELECT count(*) FROM pg_class WHERE relname = ?"
     # Both modes name a statement's span after its operation and database.
     assert sql[0].name == f"SELECT {sql[0].attributes['db.name']}" and sql[0].kind is SpanKind.CLIENT
@@ -98,7 +99,7 @@ def test_obs_disabled_keeps_health_and_ids_but_records_no_spans() -> None:
                                              ("opentelemetry", "opentelemetry.instrumentation.fastapi")])
 def test_the_instrumentation_mode_decides_who_makes_the_server_span(mode: str, scope: str) -> None:
     app, o, cap = build_app(**({} if mode == "opentelemetry" else {"OBS_INSTRUMENTATION": mode}))
-    assert o.settings.OBS_INSTRUMENTATION == mode
+    assert mode == o.settings.OBS_INSTRUMENTATION
 
     @app.get("/rooms/{room_id}")
     def room(room_id: int) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""Request middleware: X-Request-Id, traceparent, request metrics (seed 004 §6)."""
+"""Request middleware: X-Request-Id, traceparent, request metrics (services/obs/README.md, Use)."""
 
 from __future__ import annotations
 
@@ -159,7 +159,8 @@ def test_the_configured_propagators_read_the_headers_they_name() -> None:
         client.get("/bag", headers={"baggage": "tenant=t-42"})  # baggage alone, no traceparent
         propagate.set_global_textmap(_UpstreamHeader())
         try:
-            own = client.get("/items/3", headers={"x-upstream-trace": "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"})
+            own = client.get("/items/3",
+                             headers={"x-upstream-trace": "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"})
         finally:
             propagate.set_global_textmap(before)
     assert seen == ["t-42"]

@@ -1,4 +1,4 @@
-"""/metrics and /ops/*: the admin guard, and what each endpoint does (seed 004 §1)."""
+"""/metrics and /ops/*: the admin guard, and what each endpoint does (services/obs/README.md)."""
 
 from __future__ import annotations
 

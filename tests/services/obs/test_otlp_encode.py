@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
     encode_spans as library_encode_spans,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.util import BoundedList
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
@@ -81,15 +88,6 @@ def test_the_exporter_sends_them_over_grpc() -> None:
 
 
 # --- property: any SDK span, against the library's encoder -------------------------------------------
-
-import logging
-
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.util import BoundedList
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 # Equal resources in distinct objects (the library merges them), and one that differs only by schema_url.
 _RESOURCES = [Resource({"service.name": "a", "n": 1}), Resource({"service.name": "a", "n": 1}),

@@ -1,4 +1,4 @@
-"""The PII policy of seed 004 §2/§13, value by value."""
+"""The PII policy of services/obs/README.md, value by value."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""No request body, token, email or exact coordinate in any exported span or log record (seed 004 §13),
+"""No request body, token, email or exact coordinate in any exported span or log record,
 checked on what the SDK's in-memory exporters receive, i.e. before any pipeline redaction."""
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def _outcome(call: Any) -> Any:
 def test_the_same_attributes_as_the_asgi_instrumentation(mode: Any, scope: list[dict[str, Any]]) -> None:
     collect = RequestAttributes(mode)  # several scopes in a row: the cache must not carry one into another
     for one in scope:
-        assert _outcome(lambda: collect(one)) == _outcome(lambda: collect_request_attributes(one, mode)), one
+        assert _outcome(lambda: collect(one)) == _outcome(lambda: collect_request_attributes(one, mode)), one  # noqa: B023 - called at once
 
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)

@@ -1,4 +1,4 @@
-"""ObsSettings reads every flag of seed 004 §8 from the environment, with the seed's defaults."""
+"""ObsSettings reads every flag of services/obs/README.md (Configuration) from the environment, with its default."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 connector: a session request yields a trace with FastAPI, SQLAlchemy and
 Redis spans and wa.session.* log records with the same trace_id; the
 connector folds those events, the backend proxy reads its verdict back, and
-seed 001's metric names appear in the Collector's Prometheus scrape."""
+the connector's wa_* metric names appear in the Collector's Prometheus scrape."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.support.procs import free_port
 pytestmark = pytest.mark.e2e
 
 HEALTH_TOKEN = "e2e-session-health-token"
-SEED_001_METRICS = ("wa_session_state", "wa_reconnect_attempts_total", "wa_heartbeat_age_seconds",
+CONNECTOR_METRICS = ("wa_session_state", "wa_reconnect_attempts_total", "wa_heartbeat_age_seconds",
                     "wa_circuit_breaker_open")
 
 PROCESSORS_YAML = """
@@ -90,7 +90,7 @@ def _check(pipeline: Any, svc: SessionService) -> None:
     assert {a["sessionId"] for a in alerts["alerts"] if a["level"] == "critical"} == {"s2"}
     assert svc.client.get("/api/whatsapp/session/health").status_code == 503
 
-    wanted = set(SEED_001_METRICS) | {"whatsapp_session_http_requests_total", "wa_session_events_total"}
+    wanted = set(CONNECTOR_METRICS) | {"whatsapp_session_http_requests_total", "wa_session_events_total"}
 
     def all_scraped() -> bool:
         scrape = pipeline.scrape()

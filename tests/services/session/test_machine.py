@@ -1,4 +1,4 @@
-"""The session state machine emits the wa.session.* events of DESIGN §6, in
+"""The session state machine emits the wa.session.* events (contracts/session_events.py), in
 order, through the OTel logs bridge (captured by the SDK's in-memory exporter).
 """
 

@@ -26,7 +26,7 @@ def fed(make_service: MakeService, pg_url: str, redis_url: str,
     return svc
 
 
-def _get(svc: SessionService, view: str, session_id: str | None, headers: dict[str, str] | None = None):  # noqa: ANN202
+def _get(svc: SessionService, view: str, session_id: str | None, headers: dict[str, str] | None = None):
     return svc.client.get(f"{VIEW}/{view}", params={"session_id": session_id} if session_id else None,
                           headers=headers)
 
