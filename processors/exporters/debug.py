@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from processors.standalone import otlp_json
 from processors.api import CreateSettings, Exporter, Payload, Signal
 from processors.config import ComponentConfig
 from processors.registry import Factory
+from processors.standalone import otlp_json
 
 SERVICE_NAME = "service.name"
 _UNKNOWN_SERVICE = "unknown_service"

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import grpc
 from pydantic import Field, model_validator
 
-from processors.api import SERVICE_NAMES, CreateSettings, ExportError, Exporter, Payload, Signal
+from processors.api import SERVICE_NAMES, CreateSettings, Exporter, ExportError, Payload, Signal
 from processors.config import ComponentConfig
 from processors.registry import Factory
 from processors.tls import Duration, GrpcClientTLSConfig, WatchedFiles, grpc_channel_credentials
@@ -147,11 +148,15 @@ class OtlpExporter(Exporter):
             await task
 
 
-def _rejected(signal: Signal, response) -> int:
+def _rejected(signal: Signal, response: Any) -> int:  # an Export*ServiceResponse
     if not response.HasField("partial_success"):
         return 0
     ps = response.partial_success
-    field = {Signal.TRACES: "rejected_spans", Signal.METRICS: "rejected_data_points", Signal.LOGS: "rejected_log_records"}
+    field = {
+        Signal.TRACES: "rejected_spans",
+        Signal.METRICS: "rejected_data_points",
+        Signal.LOGS: "rejected_log_records",
+    }
     return int(getattr(ps, field[signal]))
 
 

@@ -117,7 +117,8 @@ class GrpcConfig(ComponentConfig):
 
 class HttpConfig(ComponentConfig):
     endpoint: str = Field(default="0.0.0.0:4318", description="host:port to listen on (default 0.0.0.0:4318)")
-    max_request_body_size_mib: float = Field(default=20, gt=0, le=1024, description="Bodies above this get 413 (default 20)")
+    max_request_body_size_mib: float = Field(default=20, gt=0, le=1024,
+                                             description="Bodies above this get 413 (default 20)")
     read_header_timeout: Duration = Field(
         default=10.0, gt=0,
         description='A request\'s headers must arrive within this of its first byte, or the connection is closed '
@@ -129,8 +130,9 @@ class HttpConfig(ComponentConfig):
                     'and the connection is closed (default "30s"; the Collector has none)',
     )
     idle_timeout: Duration = Field(
-        default=60.0, gt=0, description='A kept-alive connection waiting longer than this for its next request is closed '
-                                        '(default "60s", as the Collector)',
+        default=60.0, gt=0,
+        description='A kept-alive connection waiting longer than this for its next request is closed '
+                    '(default "60s", as the Collector)',
     )
     max_connections: int = Field(
         default=512, gt=0,

@@ -28,7 +28,8 @@ message, so that refusal is counted too. A call that ends without a message
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -44,10 +45,10 @@ log = logging.getLogger("otelproc.server")
 _EMPTY_RESPONSE = b""  # an Export*ServiceResponse with no partial_success serialises to nothing
 
 
-def _grpc_handler(admission: Admission, max_recv_bytes: int):
+def _grpc_handler(admission: Admission, max_recv_bytes: int) -> grpc.RpcMethodHandler:
     signal = admission.signal
 
-    async def export(requests, context: grpc.aio.ServicerContext) -> bytes:
+    async def export(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
         messages = []
         async for message in requests:
             messages.append(message)
@@ -67,7 +68,7 @@ def _grpc_handler(admission: Admission, max_recv_bytes: int):
         try:
             payload = await admission.accept(raw)
             await admission.admit(payload)
-        except Exception as exc:  # noqa: BLE001 - a bug must not look like success
+        except Exception as exc:  # a bug must not look like success
             refusal = refusal_of(exc)
             if refusal is Refusal.INTERNAL:
                 log.exception("unexpected failure in %s export", admission.signal.value)
@@ -87,11 +88,11 @@ class _Unimplemented(grpc.GenericRpcHandler):
     def __init__(self, telemetry: SelfTelemetry) -> None:
         self.telemetry = telemetry
 
-    def service(self, handler_call_details):
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         method = handler_call_details.method or ""
         label = next((s.value for s, name in SERVICE_NAMES.items() if method.startswith(f"/{name}/")), "")
 
-        async def unimplemented(_requests, context: grpc.aio.ServicerContext) -> bytes:
+        async def unimplemented(_requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> bytes:
             self.telemetry.refused(label, Refusal.UNIMPLEMENTED.reason)
             await context.abort(Refusal.UNIMPLEMENTED.grpc_code, f"method {method} not served here")
             return b""
@@ -119,9 +120,8 @@ def build_grpc_server(endpoint: str, admissions: Mapping[Signal, Admission], *, 
         maximum_concurrent_rpcs=max_concurrent_rpcs,
     )
     for signal, admission in admissions.items():
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE_NAMES[signal], {"Export": _grpc_handler(admission, max_recv_bytes)}),)
-        )
+        handlers = {"Export": _grpc_handler(admission, max_recv_bytes)}
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAMES[signal], handlers),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [SERVICE_NAMES[s] for s in admissions] + [health.SERVICE_NAME, reflection.SERVICE_NAME]
