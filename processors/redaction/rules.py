@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Callable, KeysView
+from collections.abc import Callable, Iterator, KeysView
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -345,12 +345,18 @@ class Taint:
     count), and a value whose ends are letters or digits spreads only to whole words of it.
     """
 
-    __slots__ = ("_regex", "_rules", "_values")
+    __slots__ = ("_index", "_key_len", "_rules", "_values")
+
+    # Up to this many tainted texts, `text in s` per text (C loops) finds them fastest; past it a
+    # prefix index reads each string once, so a record with thousands of secrets stays linear.
+    _FEW = 16
 
     def __init__(self, rules: RuleSet) -> None:
         self._rules = rules
         self._values: dict[str, tuple[str, str]] = {}
-        self._regex: re.Pattern[str] | None = None
+        # First characters of each text -> the texts that start so, the longest first.
+        self._index: dict[str, list[str]] = {}
+        self._key_len = max(1, min(4, rules.taint_min_length or 1))
 
     def __bool__(self) -> bool:
         return bool(self._values)
@@ -364,7 +370,9 @@ class Taint:
         n = self._rules.taint_min_length
         if n and len(text) >= n and text not in self._values and text.strip() and text != MASK:
             self._values[text] = (rule, normalized)
-            self._regex = None
+            bucket = self._index.setdefault(text[: self._key_len], [])
+            bucket.append(text)
+            bucket.sort(key=len, reverse=True)
 
     def add_whole(self, text: str, rule: str) -> None:
         """A whole value replaced under a blocked key. A cookie or a query (``sid=x; theme=y``,
@@ -385,40 +393,57 @@ class Taint:
         for text, (rule, normalized) in other._values.items():
             self.add(text, rule, normalized)
 
-    def _compiled(self) -> re.Pattern[str]:
-        if self._regex is None:
-            alts = []
-            for text in sorted(self._values, key=len, reverse=True):  # the longest first
-                alt = re.escape(text)
-                if text[0].isascii() and text[0].isalnum():
-                    alt = "(?<![A-Za-z0-9])" + alt
-                if text[-1].isascii() and text[-1].isalnum():
-                    alt += "(?![A-Za-z0-9])"
-                alts.append(alt)
-            self._regex = re.compile("|".join(alts))
-        return self._regex
+    def _matches(self, s: str) -> Iterator[tuple[int, int, str]]:
+        """(start, end, text) of each tainted text in ``s``, leftmost first and the longest at a
+        place, a text whose end is a letter or digit only as a whole word there."""
+        k, index, n, i = self._key_len, self._index, len(s), 0
+        while i <= n - k:
+            found = None
+            for text in index.get(s[i:i + k], ()):
+                end = i + len(text)
+                if s.startswith(text, i) and _bounded(s, i, end, text):
+                    found = text
+                    break
+            if found is None:
+                i += 1
+                continue
+            yield i, i + len(found), found
+            i += len(found)
 
     def rewrite(self, s: str) -> Rewrite | None:
         """``s`` with every tainted value replaced; None when it holds none."""
-        if not self._values or not s or not any(text in s for text in self._values):
-            return None  # no tainted text occurs in s: the regex need not be built or run
+        if not self._values or not s:
+            return None
+        if len(self._values) <= self._FEW and not any(text in s for text in self._values):
+            return None  # no tainted text occurs in s
         out: list[str] = []
         counts: list[tuple[str, str]] = []
         drop = False
         pos = 0
         actions = self._rules.actions
-        for m in self._compiled().finditer(s):
-            rule, normalized = self._values[m.group()]
+        for start, end, text in self._matches(s):
+            rule, normalized = self._values[text]
             action, op, placeholder = actions[rule]
-            out.append(s[pos:m.start()])
+            out.append(s[pos:start])
             out.append(op.replace(normalized, placeholder))
             drop = drop or op.drops_entry
             counts.append((TAINT, action))
-            pos = m.end()
+            pos = end
         if not counts:
             return None
         out.append(s[pos:])
         return Rewrite("".join(out), drop, tuple(counts))
+
+
+def _word_char(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def _bounded(s: str, start: int, end: int, text: str) -> bool:
+    """A text that starts (ends) with a letter or digit is not preceded (followed) by one."""
+    if _word_char(text[0]) and start > 0 and _word_char(s[start - 1]):
+        return False
+    return not (_word_char(text[-1]) and end < len(s) and _word_char(s[end]))
 
 
 def _compile_all(patterns: list[str], key: str) -> list[Any]:
