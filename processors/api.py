@@ -22,11 +22,13 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 if TYPE_CHECKING:
+    from google.protobuf.descriptor import Descriptor
+
     from processors.offload import Offload
     from processors.telemetry import SelfTelemetry
 
 
-class Signal(str, enum.Enum):
+class Signal(str, enum.Enum):  # noqa: UP042 - StrEnum would change str(member), which messages use
     TRACES = "traces"
     METRICS = "metrics"
     LOGS = "logs"
@@ -267,7 +269,7 @@ def _skip_group(buf: memoryview, pos: int) -> int:
     return pos
 
 
-def _walk(desc, buf: memoryview, depth: int, max_depth: int, count: list[int]) -> bytes | None:
+def _walk(desc: Descriptor, buf: memoryview, depth: int, max_depth: int, count: list[int]) -> bytes | None:
     """``buf`` (a message of type ``desc``, ``depth`` values deep) rewritten, or None if unchanged."""
     pieces: list[bytes | memoryview] = []
     last = pos = 0
@@ -329,7 +331,8 @@ def count_items(signal: Signal, request: Any) -> int:
     return total
 
 
-_MARKER_VALUE = b"\x0a" + _encode_varint(len(TRUNCATED_MARKER.encode())) + TRUNCATED_MARKER.encode()  # AnyValue{string_value}
+# AnyValue{string_value: TRUNCATED_MARKER}
+_MARKER_VALUE = b"\x0a" + _encode_varint(len(TRUNCATED_MARKER.encode())) + TRUNCATED_MARKER.encode()
 
 Consumer = Callable[[Payload], Awaitable[None]]
 """What receivers and connectors push payloads into: a pipeline's entry."""
@@ -349,10 +352,10 @@ class CreateSettings:
 class Component(abc.ABC):  # noqa: B024 - lifecycle hooks are optional
     """Lifecycle shared by every component."""
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook, a no-op for stateless components
         """Acquire resources (sockets, clients). Called before data flows."""
 
-    async def shutdown(self) -> None:
+    async def shutdown(self) -> None:  # noqa: B027 - optional hook, a no-op for stateless components
         """Release resources. Called after in-flight requests have drained."""
 
 

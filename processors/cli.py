@@ -15,13 +15,13 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from processors.config import ConfigError, load_config, parse_config
+from processors.config import ConfigError, RootConfig, load_config, parse_config
 from processors.registry import KINDS, Registry
 
 DEFAULT_CONFIG = "standalone.yaml"
 
 
-def _load(path: str | None):
+def _load(path: str | None) -> RootConfig:
     if path:
         return load_config(path)
     return parse_config(_config_text(None))
@@ -34,7 +34,8 @@ def _config_text(path: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="otelproc", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(prog="otelproc", description=__doc__,
+                                     formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("serve", "validate"):

@@ -10,11 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from processors.api import (
-    Component, Connector, CreateSettings, ExportError, Exporter, Payload, Processor, Receiver, Signal,
+    Component,
+    Connector,
+    CreateSettings,
+    Exporter,
+    ExportError,
+    Payload,
+    Processor,
+    Receiver,
+    Signal,
 )
 from processors.config import ConfigError, RootConfig, component_type, pipeline_signal, validate_component
 from processors.offload import Offload
@@ -78,7 +87,7 @@ class Pipeline:
             raise first_failure(failures)
 
 
-async def _capture(coro) -> BaseException | None:
+async def _capture(coro: Awaitable[None]) -> BaseException | None:
     try:
         await coro
     except asyncio.CancelledError:
@@ -130,7 +139,7 @@ class Service:
             comp = self._started.pop()
             try:
                 await comp.shutdown()
-            except Exception:  # noqa: BLE001 - keep shutting the rest down
+            except Exception:  # keep shutting the rest down
                 log.exception("shutting down %s failed", type(comp).__name__)
         if self.offload is not None:
             self.offload.shutdown()
@@ -233,7 +242,7 @@ def _undeclared(what: str, cid: str, declared: dict) -> str:
     return f"{what} {cid!r} is not declared under {what}s (declared: {known})"
 
 
-def _create(registry: Registry, kind: Kind, cid: str, raw, telemetry: SelfTelemetry,
+def _create(registry: Registry, kind: Kind, cid: str, raw: Any, telemetry: SelfTelemetry,
             offload: Offload | None = None) -> Component:
     path = f"{kind}.{cid}"
     type_name = component_type(cid)

@@ -13,16 +13,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import grpc
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 
 from processors.config import RootConfig, component_type
 from processors.pipeline import Service, build_service
 from processors.registry import Registry
 from processors.telemetry import SelfRegistry, SelfTelemetry
+
+if TYPE_CHECKING:
+    from processors.workers import Role
 
 log = logging.getLogger("otelproc")
 
@@ -33,13 +38,13 @@ class _Families:
     def __init__(self, collectors: list) -> None:
         self.collectors = collectors
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         for collector in self.collectors:
             yield from collector.collect()
 
 
 class Runtime:
-    def __init__(self, config: RootConfig, *, registry: Registry | None = None, role=None,
+    def __init__(self, config: RootConfig, *, registry: Registry | None = None, role: Role | None = None,
                  service: Service | None = None) -> None:
         """``service``: the config's, built already (a single process); else built here."""
         self.config = config
@@ -128,8 +133,8 @@ class Runtime:
         self.metrics_port = self._metrics_runner.addresses[0][1]
         log.info("otelproc: self-metrics on http://%s/metrics", address)
 
-    async def _serve_metrics(self, registry, *, host: str | None = None, port: int | None = None,
-                             unix: str | None = None) -> None:
+    async def _serve_metrics(self, registry: CollectorRegistry | _Families, *, host: str | None = None,
+                             port: int | None = None, unix: str | None = None) -> None:
         async def metrics(_: web.Request) -> web.Response:
             return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -34,8 +34,10 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -46,12 +48,16 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from processors.config import ConfigError, RootConfig
 from processors.workers import Role
+
+if TYPE_CHECKING:
+    from processors.pipeline import Service
 
 log = logging.getLogger("otelproc.supervisor")
 
@@ -79,7 +85,7 @@ class Worker:
     restart_at: float | None = None
 
 
-def ephemeral_listeners(service) -> list[str]:
+def ephemeral_listeners(service: Service) -> list[str]:
     """Key paths of receiver endpoints on port 0: each worker would get a port of its own there."""
     from processors.receivers.otlp import OtlpReceiver
 
@@ -93,7 +99,7 @@ def ephemeral_listeners(service) -> list[str]:
     return paths
 
 
-def worker_count(config: RootConfig, service) -> int:
+def worker_count(config: RootConfig, service: Service) -> int:
     """``service.server.workers``; unset, the CPU count, or 1 when a receiver listens on port 0 (tests, tools).
     Set explicitly above 1 with a port 0 listener, a ConfigError naming that endpoint."""
     count = config.service.server.worker_count()
@@ -316,11 +322,11 @@ class _Static:
     def __init__(self, families: list) -> None:
         self.families = families
 
-    def collect(self):
+    def collect(self) -> list[Metric]:
         return self.families
 
 
-def collapse_gauges(families):
+def collapse_gauges(families: Iterable[Metric]) -> Iterator[Metric]:
     """Multiprocess gauges in mode ``all`` carry a ``pid`` label per worker: combine them by ``GAUGE_MODES``
     so the label set is the same as with one process."""
     for family in families:
@@ -345,7 +351,7 @@ def _combine(mode: str, values: list[float]) -> float:
     return max(values)
 
 
-def merge_families(texts):
+def merge_families(texts: Iterable[str]) -> Iterator[Metric]:
     """The exposition texts of several workers as one: samples with the same name and labels summed."""
     merged: dict[str, object] = {}
     values: dict[str, dict[tuple, float]] = defaultdict(lambda: defaultdict(float))

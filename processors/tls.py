@@ -189,7 +189,7 @@ class GrpcClientTLSConfig(TLSClientConfig):
 
 def expiry_problems(cert_file: str, now: dt.datetime | None = None) -> list[str]:
     """``tls: <file> expired on <when>`` (or is not valid yet) for each certificate of the chain in ``cert_file``."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     try:
         certs = x509.load_pem_x509_certificates(Path(cert_file).read_bytes())
     except (OSError, ValueError) as exc:
@@ -356,7 +356,7 @@ class TlsAcceptor(asyncio.Protocol):
             log.warning("tls: %s: TLS handshake with %s failed: %s", self.name, where, _ssl_reason(exc))
             raw.close()
             return
-        except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, OSError, ConnectionError) as exc:
             log.info("tls: %s: TLS handshake with %s did not finish: %s", self.name, where, exc or type(exc).__name__)
             raw.close()
             return

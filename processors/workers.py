@@ -36,10 +36,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
 from processors.api import (
+    Component,
     Connector,
     Consumer,
     CreateSettings,
@@ -49,6 +51,10 @@ from processors.api import (
     Signal,
 )
 from processors.registry import Factory, Kind, Registry
+
+if TYPE_CHECKING:
+    from processors.config import ComponentConfig
+    from processors.offload import Offload
 
 log = logging.getLogger("otelproc.worker")
 
@@ -118,7 +124,7 @@ class Forwarder(Connector):
 
 
 def _forwarding(factory: Factory, role: Role) -> Factory:
-    def create(config, settings: CreateSettings):
+    def create(config: ComponentConfig, settings: CreateSettings) -> Component:
         if factory.type == "session_health" and getattr(config, "store", "memory") != "memory":
             # A shared store: fold here too, but serve the API from the primary only.
             api = config.api.model_copy(update={"enabled": False})
@@ -143,7 +149,8 @@ def worker_registry(role: Role, base: Registry | None = None) -> Registry:
     return Registry(extra=extra)
 
 
-def build_forward_server(socket_path: Path, targets: Mapping[str, Connector], offload=None) -> grpc.aio.Server:
+def build_forward_server(socket_path: Path, targets: Mapping[str, Connector],
+                        offload: Offload | None = None) -> grpc.aio.Server:
     """The primary's side: a request forwarded for component C goes to ``targets[C].export``.
 
     It arrives as bytes, where a local one would come parsed by the processors before it: a large one

@@ -28,18 +28,20 @@ large request is encoded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Literal
 
+from google.protobuf.message import Message
 from pydantic import Field, field_validator
 
-from processors.standalone import otlp_json
-from processors.api import CreateSettings, ExportError, Exporter, Payload, Signal
+from processors.api import CreateSettings, Exporter, ExportError, Payload, Signal
 from processors.config import ComponentConfig
 from processors.registry import Factory
+from processors.standalone import otlp_json
 
 SIGNAL_PLACEHOLDER = "{signal}"
 _MIB = 1024 * 1024
@@ -110,10 +112,8 @@ class SignalFile:
                     os.fsync(self._fd)
             except OSError:
                 # A partial line would corrupt the file for every reader: cut it off.
-                try:
+                with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, before)
-                except OSError:
-                    pass
                 raise
             self._size = before + len(data)
 
@@ -195,7 +195,7 @@ class FileExporter(Exporter):
             file.close()
 
 
-def _encode_and_append(file: SignalFile, signal: Signal, message) -> None:
+def _encode_and_append(file: SignalFile, signal: Signal, message: Message) -> None:
     if signal is Signal.METRICS:
         message = without_empty_metrics(message)
         if message is None:
@@ -203,12 +203,12 @@ def _encode_and_append(file: SignalFile, signal: Signal, message) -> None:
     file.append((otlp_json.encode(signal, message) + "\n").encode("utf-8"))
 
 
-def _has_points(metric) -> bool:
+def _has_points(metric: Message) -> bool:  # an opentelemetry.proto Metric
     data = metric.WhichOneof("data")
     return data is not None and len(getattr(metric, data).data_points) > 0
 
 
-def without_empty_metrics(message):
+def without_empty_metrics(message: Message) -> Message | None:
     """``message`` itself when every metric has data points; else a pruned copy (the payload is
     shared with the other exporters, so it is not edited), or None when nothing is left."""
     metrics = [m for rm in message.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]

@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from google.rpc import status_pb2
 
 from processors.api import ExportError, MalformedPayload, Signal
@@ -211,11 +212,11 @@ def _guard_of(request: web.Request) -> _Guard | None:
     return server.connections.get(request.protocol) if server is not None else None
 
 
-def _refusals(telemetry: SelfTelemetry):
+def _refusals(telemetry: SelfTelemetry) -> Middleware:
     """Counts what aiohttp answers before a handler (404, 405) and turns a bug into a counted 500."""
 
     @web.middleware
-    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         guard = _guard_of(request)
         if guard is not None:
             guard.headers_done()
@@ -232,7 +233,7 @@ def _refusals(telemetry: SelfTelemetry):
             raise
         except web.HTTPException:
             raise
-        except Exception:  # noqa: BLE001 - a bug must not look like success, nor go uncounted
+        except Exception:  # a bug must not look like success, nor go uncounted
             log.exception("unexpected failure in OTLP/HTTP %s", request.path)
             telemetry.refused(label, "internal")
             ctype = JSON if request.content_type == JSON else PROTOBUF
@@ -244,7 +245,7 @@ def _refusals(telemetry: SelfTelemetry):
     return middleware
 
 
-def _handler(admission: Admission, max_body_bytes: int, read_timeout: float):
+def _handler(admission: Admission, max_body_bytes: int, read_timeout: float) -> Handler:
     signal = admission.signal
     refused = admission.telemetry.refused
 

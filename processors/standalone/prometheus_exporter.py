@@ -70,8 +70,8 @@ from typing import Annotated, Any
 from aiohttp import web
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from pydantic import BeforeValidator, Field, field_validator
 
 # A label's text is the Collector's AsString of the attribute.
