@@ -184,7 +184,7 @@ class HyperscanScanner(Scanner):
         self._max_hits = max_hits
         self._local = threading.local()  # a hyperscan scratch serves one thread at a time
 
-    def _compile(self, ids: list[int]):
+    def _compile(self, ids: list[int]) -> hyperscan.Database:
         patterns = [self._patterns[i] for i in ids]
         flags = [
             # Prefilter mode accepts what hyperscan cannot match exactly (back-references)
@@ -223,7 +223,7 @@ class HyperscanScanner(Scanner):
         return ScanResult(not hits and not whole, hits, whole)
 
 
-def _compile_hyperscan(patterns: Sequence[ScanPattern], ids: list[int], flags: list[int]):
+def _compile_hyperscan(patterns: Sequence[ScanPattern], ids: list[int], flags: list[int]) -> hyperscan.Database:
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     try:
         db.compile(expressions=[p.regex.encode("ascii") for p in patterns], ids=ids, elements=len(ids), flags=flags)

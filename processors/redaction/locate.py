@@ -16,6 +16,7 @@ it reads a few bytes per item and never decodes a value.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 _LEN = 2  # wire type of length-delimited fields
@@ -57,7 +58,7 @@ def _skip(buf: bytes, pos: int, wire_type: int) -> int:
     raise WireError(f"unexpected wire type {wire_type}")
 
 
-def _fields(buf: bytes, start: int, end: int):
+def _fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(tag, value start, value end) of each length-delimited field in buf[start:end]."""
     pos = start
     while pos < end:

@@ -275,7 +275,7 @@ class Splicer:
         pieces.append(buf[copied:end])
         return b"".join(pieces), self._past(end, h)
 
-    def _field(self, buf: bytes, start: int, end: int, kind: tuple, h: int):
+    def _field(self, buf: bytes, start: int, end: int, kind: tuple, h: int) -> tuple[bytes | object, int] | None:
         what = kind[0]
         if what is _KV:
             return self._kv(buf, start, end, h)
@@ -295,7 +295,7 @@ class Splicer:
 
     # --- records ---------------------------------------------------------------------
 
-    def _entry(self, buf: bytes, start: int, end: int, spec: dict[int, tuple], h: int):
+    def _entry(self, buf: bytes, start: int, end: int, spec: dict[int, tuple], h: int) -> tuple[bytes, int] | None:
         """A resource or scope entry: a record of its own, but for the entries and items in it."""
         outer = self._taint
         self._taint = None  # made when a value in it spreads (see _spread)
@@ -307,7 +307,7 @@ class Splicer:
             self._taint = outer
         return out
 
-    def _item(self, buf: bytes, start: int, end: int, spec: dict[int, tuple], h: int):
+    def _item(self, buf: bytes, start: int, end: int, spec: dict[int, tuple], h: int) -> tuple[bytes, int] | None:
         """A span or log record. Spliced when that is all it needs; walked on its own, parsed,
         when a value replaced in it may repeat elsewhere in it (taint), or when a hit is in
         something the splice does not read (events, maps, a key to rewrite...)."""
@@ -328,7 +328,7 @@ class Splicer:
             outer_tally[key] = outer_tally.get(key, 0) + n
         return out
 
-    def _walk_item(self, buf: bytes, start: int, end: int, h: int):
+    def _walk_item(self, buf: bytes, start: int, end: int, h: int) -> tuple[bytes, int] | None:
         """One item through the walker: parsed inside an otherwise empty request of its signal,
         so that it sits as deep as it did (the parser's nesting limit counts from the request)."""
         item = buf[start:end]
@@ -352,14 +352,14 @@ class Splicer:
 
     # --- strings -------------------------------------------------------------------
 
-    def _text(self, buf: bytes, start: int, end: int, where: str, h: int):
+    def _text(self, buf: bytes, start: int, end: int, where: str, h: int) -> tuple[bytes | object, int] | None:
         if start == end:
             return None
         data = buf[start:end]
         new = self._verdict(data, TEXT, where, keyed=False)
         return None if new is None else (new, self._past(end, h))
 
-    def _body(self, buf: bytes, start: int, end: int, h: int):
+    def _body(self, buf: bytes, start: int, end: int, h: int) -> tuple[bytes, int] | None:
         """A log body: a string is free text; any other kind needs the parse-and-walk path."""
         s_start, s_end = _only_string(buf, start, end)
         if s_start == s_end:
@@ -406,7 +406,7 @@ class Splicer:
 
     # --- attributes -------------------------------------------------------------------
 
-    def _kv(self, buf: bytes, start: int, end: int, h: int):
+    def _kv(self, buf: bytes, start: int, end: int, h: int) -> tuple[bytes | object, int] | None:
         """One KeyValue holding a hit: its new bytes, _DROPPED or None."""
         key_at = key_end = value_at = value_end = -1
         pos = start
@@ -484,7 +484,7 @@ class Splicer:
             head = (b"\x0a" + encode_varint(len(key_bytes)) + key_bytes) if key_at >= 0 else b""
         return head + b"\x12" + encode_varint(len(value)) + value, self._past(end, h)
 
-    def _scalar(self, data: bytes, rule: Any, key: str):
+    def _scalar(self, data: bytes, rule: Any, key: str) -> bytes | None | object:
         """A value that is not a plain string under a readable key (a number, bytes, a blocked
         key's value), through the walker on a parsed AnyValue; maps and arrays fall back."""
         try:

@@ -92,7 +92,8 @@ class ApiKeyDetector(Detector):
         Pattern("pypi_token", r"(?<![\w-])pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}", 0.8,
                 scan=r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50}"),
         # OpenAI (sk-..., sk-proj-..., sk-svcacct-...) and Anthropic (sk-ant-api03-...) keys.
-        Pattern("sk_token", r"(?<![\w-])sk-(?:(?:proj|svcacct|admin|ant-(?:api|admin)[0-9]{2}|None)-)?[A-Za-z0-9_-]{32,}",
+        Pattern("sk_token",
+                r"(?<![\w-])sk-(?:(?:proj|svcacct|admin|ant-(?:api|admin)[0-9]{2}|None)-)?[A-Za-z0-9_-]{32,}",
                 0.4, scan=r"sk-[A-Za-z0-9_-]{20}"),
         Pattern("sendgrid_key", r"(?<![\w.-])SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}(?![\w-])", 0.4,
                 scan=r"SG\.[A-Za-z0-9_-]{16}"),
@@ -127,12 +128,12 @@ class ApiKeyDetector(Detector):
                "secret_key", "private_key", "signing_key", "client_key", "master_key", "encryption_key",
                "account_key", "app_key", "license_key", "subscription_key", "shared_key", "sas")
 
-    def in_context(self, key_tokens):
+    def in_context(self, key_tokens: str) -> bool:
         # "auth.user_id", "credential.type": the key names a credential but describes it.
         last = key_tokens.rstrip("_").rsplit("_", 1)[-1]
         return last not in _NOT_SECRET_WORDS and super().in_context(key_tokens)
 
-    def validate_result(self, text, pattern):
+    def validate_result(self, text: str, pattern: Pattern) -> bool | None:
         name = pattern.name
         if name == "basic":
             try:

@@ -42,11 +42,11 @@ class CreditCardDetector(Detector):
     )
     CONTEXT = ("card", "card_number", "pan", "cc", "credit_card")
 
-    def validate_result(self, text, pattern):
+    def validate_result(self, text: str, pattern: Pattern) -> bool | None:
         digits = text.replace(" ", "").replace("-", "")
         return _known_issuer(digits) and luhn.is_valid(digits)
 
-    def refine(self, value, start, end, pattern):
+    def refine(self, value: str, start: int, end: int, pattern: Pattern) -> tuple[int, int] | None:
         # A grouped number can run into a following group ("4111 1111 1111 1111 2024"):
         # retry without the last group before giving up.
         while True:
@@ -57,5 +57,5 @@ class CreditCardDetector(Detector):
                 return None
             end = cut
 
-    def normalize(self, text):
+    def normalize(self, text: str) -> str:
         return text.replace(" ", "").replace("-", "")

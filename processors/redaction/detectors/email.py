@@ -29,7 +29,7 @@ class EmailDetector(Detector):
     )
     CONTEXT = ("email", "mail", "e_mail", "recipient", "sender")
 
-    def validate_result(self, text, pattern):
+    def validate_result(self, text: str, pattern: Pattern) -> bool | None:
         local, _, domain = text.rpartition("@")
         domain = domain.lower()
         if local.endswith(".") or ".." in local or len(domain) > 253:
@@ -38,5 +38,5 @@ class EmailDetector(Detector):
             return False
         return not any(domain == d or domain.endswith("." + d) for d in _NOT_MAIL_DOMAINS)
 
-    def normalize(self, text):
+    def normalize(self, text: str) -> str:
         return text.lower()

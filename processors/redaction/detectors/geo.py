@@ -33,11 +33,12 @@ class GeoDetector(Detector):
     )
     CONTEXT = ("geo", "lat", "latitude", "lon", "lng", "longitude", "coordinates")
 
-    def __init__(self, *args, precision: int = DEFAULT_PRECISION, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, patterns: tuple[Pattern, ...] | None = None, context: tuple[str, ...] | None = None,
+                 kind: str | None = None, *, precision: int = DEFAULT_PRECISION) -> None:
+        super().__init__(patterns, context, kind)
         self.precision = precision
 
-    def validate_result(self, text, pattern):
+    def validate_result(self, text: str, pattern: Pattern) -> bool | None:
         texts = _NUMBER.findall(text)
         if not texts:
             return False
@@ -50,7 +51,7 @@ class GeoDetector(Detector):
             return numbers[0] <= 90 and numbers[1] <= 180 and max(numbers) >= 1
         return numbers[0] <= 180
 
-    def transform(self, text):
+    def transform(self, text: str) -> str | None:
         return _NUMBER.sub(lambda m: self.round_text(m.group()), text)
 
     def round_text(self, number: str) -> str:

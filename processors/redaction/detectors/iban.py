@@ -21,14 +21,14 @@ class IbanDetector(Detector):
     )
     CONTEXT = ("iban", "account", "bank_account")
 
-    def validate_result(self, text, pattern):
+    def validate_result(self, text: str, pattern: Pattern) -> bool | None:
         try:
             _iban.validate(text)
         except ValidationError:
             return False
         return True
 
-    def refine(self, value, start, end, pattern):
+    def refine(self, value: str, start: int, end: int, pattern: Pattern) -> tuple[int, int] | None:
         # A printed IBAN can run into a following word in capitals ("... 0130 00 OK"):
         # retry without the last group before giving up.
         while end - start >= 15:
@@ -40,5 +40,5 @@ class IbanDetector(Detector):
             end = cut
         return None
 
-    def normalize(self, text):
+    def normalize(self, text: str) -> str:
         return text.replace(" ", "")

@@ -23,7 +23,7 @@ class IpDetector(Detector):
     )
     CONTEXT = ("ip", "client_ip", "peer_ip", "address")
 
-    def validate_result(self, text, pattern):
+    def validate_result(self, text: str, pattern: Pattern) -> bool | None:
         try:
             addr = ipaddress.ip_address(text.split("%", 1)[0])
         except ValueError:

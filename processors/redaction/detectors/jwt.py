@@ -23,7 +23,7 @@ class JwtDetector(Detector):
     )
     CONTEXT = ("jwt", "id_token", "access_token")
 
-    def validate_result(self, text, pattern):
+    def validate_result(self, text: str, pattern: Pattern) -> bool | None:
         header, payload, _ = text.split(".", 2)
         try:
             head, body = _b64url_json(header), _b64url_json(payload)

@@ -25,7 +25,7 @@ class PhoneDetector(Detector):
     )
     CONTEXT = ("phone", "phone_number", "mobile", "msisdn", "telephone", "whatsapp", "wa_id", "wa_phone")
 
-    def validate_result(self, text, pattern):
+    def validate_result(self, text: str, pattern: Pattern) -> bool | None:
         digits = _NON_DIGITS.sub("", text)
         if not 7 <= len(digits) <= 15:
             return False
@@ -35,6 +35,6 @@ class PhoneDetector(Detector):
             return False
         return phonenumbers.is_possible_number(number)
 
-    def normalize(self, text):
+    def normalize(self, text: str) -> str:
         # Every spelling of one number hashes alike: +49 151 1234-5678, 4915112345678@s.whatsapp.net.
         return "+" + _NON_DIGITS.sub("", text)

@@ -26,8 +26,8 @@ class HashOperator(Operator):
     def __repr__(self) -> str:  # never show the key
         return "HashOperator(key=***)"
 
-    def replace(self, normalized, placeholder):
+    def replace(self, normalized: str, placeholder: str) -> str:
         return self.replace_bytes(normalized.encode("utf-8"), placeholder)
 
-    def replace_bytes(self, data, placeholder):
+    def replace_bytes(self, data: bytes, placeholder: str) -> str:
         return hmac.new(self._key, data, hashlib.sha256).hexdigest()

@@ -8,5 +8,5 @@ from processors.redaction.operators.base import Operator
 class MaskOperator(Operator):
     NAME = "mask"
 
-    def replace(self, normalized, placeholder):
+    def replace(self, normalized: str, placeholder: str) -> str:
         return placeholder

@@ -11,5 +11,5 @@ class RedactOperator(Operator):
     NAME = "redact"
     drops_entry = True
 
-    def replace(self, normalized, placeholder):
+    def replace(self, normalized: str, placeholder: str) -> str:
         return ""

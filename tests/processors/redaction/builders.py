@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from processors.api import Payload, Signal
-from tests.support.otlp import any_value, kv  # noqa: F401 - re-exported for the tests here
+from tests.support.otlp import any_value, kv
 
 SIGNAL_OF = {
     "resource_attr": Signal.TRACES, "scope_attr": Signal.TRACES, "span_attr": Signal.TRACES,

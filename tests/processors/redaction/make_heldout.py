@@ -330,7 +330,8 @@ def sql_texts():
     for _ in range(14):
         g, f = person()
         name = f"{g.title()} {f.title()}"
-        street = f"{rnd.choice(['Calle de Alcala', 'Rue Lepic', 'Karl-Marx-Allee', 'Via Roma'])} {rnd.randrange(1, 200)}"
+        road = rnd.choice(["Calle de Alcala", "Rue Lepic", "Karl-Marx-Allee", "Via Roma"])
+        street = f"{road} {rnd.randrange(1, 200)}"
         ref = rand(string.ascii_lowercase + string.digits, 10)
         form, secret = rnd.choice([
             (f"executing SELECT id, balance FROM accounts WHERE owner_name = '{name}' AND status = 'active'", name),
@@ -349,8 +350,10 @@ PASSWORDS_KEYS = ["db.password", "user.passphrase", "smtp.passwd", "http.request
 def taints():
     """A value masked under a blocked key, or found by a detector, repeated elsewhere in the record."""
     for i in range(14):
-        secret = rnd.choice([rand(ALNUM, 4) + rnd.choice("!#%*-") + rand(ALNUM, 6), f"Summer{rnd.randrange(1990, 2030)}!",
-                             rand(string.ascii_lowercase, 5) + rand(string.digits, 3) + rand(string.ascii_uppercase, 2)])
+        secret = rnd.choice([rand(ALNUM, 4) + rnd.choice("!#%*-") + rand(ALNUM, 6),
+                             f"Summer{rnd.randrange(1990, 2030)}!",
+                             rand(string.ascii_lowercase, 5) + rand(string.digits, 3)
+                             + rand(string.ascii_uppercase, 2)])
         text = rnd.choice([f"auth failed for svc-reports using {secret}", f"retrying login with '{secret}'",
                            f"config reloaded: {secret} accepted", f"bind as cn=admin with {secret} failed"])
         if i % 4 == 3:  # found by a detector in another value, not under a blocked key
@@ -451,16 +454,17 @@ def main() -> None:
             add(next(cycle), text, kind, secret)
     for key, value in entropy_values():
         add(next(keyed), value, "api_key", value, key=key)
-    for field, (lat_key, lat, lon_key, lon) in zip(keyed, geo_numbers()):
+    for field, (lat_key, lat, lon_key, lon) in zip(keyed, geo_numbers(), strict=False):
         add(field, lat, "geo", repr(lat), key=lat_key, with_=[(lon_key, lon)])
-    for field, (text, secret, companion) in zip(cycle, taints()):
+    for field, (text, secret, companion) in zip(cycle, taints(), strict=False):
         add(field, text, "taint", secret, with_=[companion])
     for text, key in negatives():
         field = next(cycle)
         add(field, text, None, None, key=key if field != "log_body_string" else None)
-    for field, companion, text in zip(cycle, SHORT_BLOCKED, SHORT_TEXTS):
+    for field, companion, text in zip(cycle, SHORT_BLOCKED, SHORT_TEXTS, strict=False):
         add(field, text, None, None, with_=[companion])
-    for field, text in zip(cycle, ["order ORD-88120 shipped", "GET /healthz 200", "cache miss for user:42"]):
+    fixed = ["order ORD-88120 shipped", "GET /healthz 200", "cache miss for user:42"]
+    for field, text in zip(cycle, fixed, strict=False):
         add(field, text, None, None, with_=[("db.password", "Xq7#long-enough-secret")])
     OUT.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
     n_pos = sum(1 for line in lines if line["kind"])

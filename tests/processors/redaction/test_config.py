@@ -106,7 +106,8 @@ def test_taint_and_free_text_sql_defaults():
     cfg = build("redaction", {})
     assert (cfg.taint.enabled, cfg.taint.scope, cfg.taint.min_length) == (True, "record", 6)
     assert cfg.db_sanitizer.sql.free_text is True
-    cfg = build("redaction", {"taint": {"scope": "request", "min_length": 8}, "db_sanitizer": {"sql": {"free_text": False}}})
+    cfg = build("redaction", {"taint": {"scope": "request", "min_length": 8},
+                              "db_sanitizer": {"sql": {"free_text": False}}})
     assert (cfg.taint.scope, cfg.taint.min_length, cfg.db_sanitizer.sql.free_text) == ("request", 8, False)
 
 

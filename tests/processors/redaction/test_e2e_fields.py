@@ -52,7 +52,7 @@ def test_no_field_carries_pii_to_the_sinks(otelcol, tmp_path):
             call = ch.unary_unary(EXPORT[signal], request_serializer=None, response_deserializer=None)
             call(planted(signal, TEXT).SerializeToString(), timeout=10)
         for signal in Signal:
-            p.wait_for(signal, lambda reqs: count_items(signal, reqs) >= 1, timeout=60)
+            p.wait_for(signal, lambda reqs, sig=signal: count_items(sig, reqs) >= 1, timeout=60)
             sink = p.sink_path(signal).read_text()
             assert EMAIL not in sink, f"the address reached the {signal.value} sink"
             assert base64.b64encode(TEXT.encode()).decode() not in sink

@@ -65,7 +65,7 @@ def _record_attributes(entry: Any, field: str) -> Any:
 
 def strings(message: Message) -> Iterator[str]:
     """Every string and number in a message, at any depth (numbers as their repr)."""
-    for desc, value in message.ListFields():
+    for _desc, value in message.ListFields():
         items = [value] if isinstance(value, (str, bytes, Message)) or not isinstance(value, Sequence) else value
         for item in items:
             if isinstance(item, Message):
@@ -197,7 +197,8 @@ def test_the_held_out_half_through_the_collector_leaks_nothing(otelcol, tmp_path
                     assert r.status == 200
         texts: set[str] = set()
         for signal, group in by_signal.items():
-            out = p.wait_for(signal, lambda reqs, n=len(group), sig=signal: count_items(sig, reqs) >= n, timeout=60)
+            want = len(group)
+            out = p.wait_for(signal, lambda reqs, n=want, sig=signal: count_items(sig, reqs) >= n, timeout=60)
             texts.update(t for req in out for t in strings(req))
     leaked = [s["secret"] for s in samples if s["kind"] and any(s["secret"] in t for t in texts)]
     changed = [s["value"] for s in samples if not s["kind"] and s["value"] not in texts]

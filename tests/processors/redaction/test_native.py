@@ -56,7 +56,8 @@ def test_the_corpus_comes_out_byte_identical(config):
 
 
 @settings(max_examples=150, deadline=None)
-@given(req=st.one_of(trace_requests().map(lambda r: (Signal.TRACES, r)), log_requests().map(lambda r: (Signal.LOGS, r))),
+@given(req=st.one_of(trace_requests().map(lambda r: (Signal.TRACES, r)),
+                     log_requests().map(lambda r: (Signal.LOGS, r))),
        cuts=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=2),
        config=st.sampled_from(list(CONFIGS)))
 def test_generated_and_damaged_requests_come_out_byte_identical(req, cuts, config):

@@ -235,7 +235,8 @@ def trace_requests(draw) -> ExportTraceServiceRequest:
             ss.scope.name, ss.scope.version = draw(_TEXTS), draw(_TEXTS)
             ss.scope.attributes.extend(draw(_ATTRS))
             for _ in range(draw(st.integers(0, 3))):
-                sp = ss.spans.add(name=draw(_TEXTS), trace_state=draw(_TEXTS), trace_id=draw(st.binary(min_size=16, max_size=16)))
+                sp = ss.spans.add(name=draw(_TEXTS), trace_state=draw(_TEXTS),
+                                  trace_id=draw(st.binary(min_size=16, max_size=16)))
                 sp.attributes.extend(draw(_ATTRS))
                 if draw(st.booleans()):
                     sp.status.message = draw(_TEXTS)
@@ -285,7 +286,8 @@ def test_generated_log_requests(req, config):
 
 
 @settings(max_examples=200, deadline=None)
-@given(req=st.one_of(trace_requests().map(lambda r: (Signal.TRACES, r)), log_requests().map(lambda r: (Signal.LOGS, r))),
+@given(req=st.one_of(trace_requests().map(lambda r: (Signal.TRACES, r)),
+                     log_requests().map(lambda r: (Signal.LOGS, r))),
        cuts=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=3),
        config=st.sampled_from(list(CONFIGS)))
 def test_damaged_requests_are_refused_as_the_walk_refuses_them(req, cuts, config):
