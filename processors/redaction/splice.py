@@ -443,10 +443,14 @@ class Splicer:
                 self._keys.clear()
             self._keys[key_bytes] = rule
         action = rule.action
-        if action is KeyAction.IGNORE or value_at < 0:
+        if action is KeyAction.IGNORE:
             return None
         if action is not KeyAction.VALUE and action is not KeyAction.BLOCK:
-            raise Fallback("a key that is rewritten or dropped")  # renames keep keys unique map-wide
+            # Before the value's absence is looked at: a key that holds a finding is rewritten
+            # even when it has no value. Renames keep keys unique map-wide.
+            raise Fallback("a key that is rewritten or dropped")
+        if value_at < 0:
+            return None
         key = key_bytes.decode("utf-8")
         # The common case inlined: the value is one string_value of a length of one or two bytes.
         b = buf[value_at] if value_at < value_end else -1

@@ -174,6 +174,18 @@ def test_bytes_that_do_not_parse_are_refused_as_the_walk_refuses_them():
         pair.proc.splicer.edit(raw, Signal.TRACES, [len(raw) - 3])
 
 
+@pytest.mark.parametrize("value", [None, AnyValue(), AnyValue(string_value="x")], ids=["no-value", "empty", "set"])
+def test_a_key_holding_a_finding_is_rewritten_whatever_its_value(pair, value):
+    req = ExportTraceServiceRequest()
+    span = req.resource_spans.add().scope_spans.add().spans.add(name="GET /")
+    kv = span.attributes.add(key="note from anna@example.org")
+    if value is not None:
+        kv.value.CopyFrom(value)
+    out = pair.check(Signal.TRACES, req.SerializeToString())
+    attributes = ExportTraceServiceRequest.FromString(out.raw).resource_spans[0].scope_spans[0].spans[0].attributes
+    assert not [a.key for a in attributes if "anna@example.org" in a.key]  # rewritten, or removed by `redact`
+
+
 def test_requests_edited_at_once_on_several_threads_keep_their_own_state():
     """The server runs large requests on worker threads, two at once, through one processor."""
     from concurrent.futures import ThreadPoolExecutor
@@ -220,8 +232,9 @@ def _values():
     return st.recursive(_scalars(), nest, max_leaves=6)
 
 
-_ATTRS = st.lists(st.tuples(_KEYS, st.one_of(_scalars(), _scalars(), _values())), max_size=6).map(
-    lambda kvs: [KeyValue(key=k, value=v) for k, v in kvs])
+# None: a key with no value field at all, which the wire allows.
+_ATTRS = st.lists(st.tuples(_KEYS, st.one_of(_scalars(), _scalars(), _values(), st.none())), max_size=6).map(
+    lambda kvs: [KeyValue(key=k) if v is None else KeyValue(key=k, value=v) for k, v in kvs])
 
 
 @st.composite
