@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 
+from processors import interpreter
 from processors.config import RootConfig, component_type
 from processors.pipeline import Service, build_service
 from processors.registry import Registry
@@ -100,6 +101,7 @@ class Runtime:
         if stop_requested is not None and stop_requested():  # signalled before the handlers above
             self._stopping.set()
         await self.start()
+        interpreter.tune_for_serving()  # this process serves until it exits: cli serve, or one worker
         if on_ready is not None:
             on_ready()
         await self._stopping.wait()
