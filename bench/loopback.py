@@ -82,11 +82,20 @@ def otelcol_sink() -> Iterator[int]:
         yield port
 
 
+def _otlp_out(next_hop: int) -> str:
+    """The Collector's exporter to ``next_hop``, acknowledging a request only once the next hop has:
+    otelproc's ``otlp`` exporter does, and the exporter's default in-memory queue would let the Collector
+    answer first and forward afterwards, measuring how fast it queues rather than how fast it forwards
+    (and leaving a backlog that the next measurement, on the same sink, pays for)."""
+    return (f'  otlp/out: {{endpoint: "127.0.0.1:{next_hop}", tls: {{insecure: true}}, compression: none, '
+            'sending_queue: {enabled: false}}')
+
+
 @contextlib.contextmanager
 def otelcol_passthrough(next_hop: int) -> Iterator[int]:
     """A Collector forwarding OTLP straight to ``next_hop`` (no processors): the Go baseline."""
     port = free_port()
-    exporter = f'  otlp/out: {{endpoint: "127.0.0.1:{next_hop}", tls: {{insecure: true}}, compression: none}}'
+    exporter = _otlp_out(next_hop)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         f.write(_otelcol_config(port, exporter).replace("exporters: [out]", "exporters: [otlp/out]"))
     with process([str(OTELCOL), f"--config={f.name}"], port):
@@ -98,7 +107,7 @@ def otelcol_processing(binary: Path, next_hop: int, processors: str, names: list
     """A Collector (``binary``) running the ``processors`` block (YAML, two-space indented, under
     ``processors:``), ``names`` in order, between its OTLP receiver and an OTLP exporter to ``next_hop``."""
     port = free_port()
-    exporter = f'  otlp/out: {{endpoint: "127.0.0.1:{next_hop}", tls: {{insecure: true}}, compression: none}}'
+    exporter = _otlp_out(next_hop)
     config = _otelcol_config(port, exporter).replace("exporters: [out]", f"processors: [{', '.join(names)}], "
                                                                         "exporters: [otlp/out]")
     config += "processors:\n" + processors
