@@ -16,6 +16,28 @@ from processors.telemetry import SelfTelemetry
 HMAC_KEY = "test-hmac-key-0123456789abcdef"
 
 
+def pipeline_yaml(redaction: str = "{}") -> str:
+    """An otelproc config with the redaction processor (``redaction``: its YAML block, indented by
+    four spaces after the first line) on every signal, between the otlp receiver and exporter that
+    ``tests.support.pipeline.collector_pipeline`` wires to the Collector."""
+    return f"""
+receivers:
+  otlp:
+    grpc: {{endpoint: "${{env:OTELPROC_RECEIVER_ENDPOINT}}"}}
+processors:
+  redaction: {redaction}
+exporters:
+  otlp: {{endpoint: "${{env:OTELPROC_NEXT_HOP}}"}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], processors: [redaction], exporters: [otlp]}}
+    metrics: {{receivers: [otlp], processors: [redaction], exporters: [otlp]}}
+    logs: {{receivers: [otlp], processors: [redaction], exporters: [otlp]}}
+  telemetry:
+    metrics: {{address: "${{env:OTELPROC_METRICS_ADDRESS}}"}}
+"""
+
+
 def build(raw: dict | None = None, telemetry: SelfTelemetry | None = None) -> RedactionProcessor:
     config = validate_component(RedactionConfig, raw or {}, "processors.redaction")
     return FACTORY.create(config, CreateSettings("redaction", telemetry or SelfTelemetry()))

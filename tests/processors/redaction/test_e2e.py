@@ -29,30 +29,15 @@ from opentelemetry.trace import Link, Status, StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
 from processors.api import Signal
-from tests.processors.redaction.conftest import HMAC_KEY
+from tests.processors.redaction.conftest import HMAC_KEY, pipeline_yaml
 from tests.support.pipeline import collector_pipeline, count_items
 
 pytestmark = pytest.mark.e2e
 
-PROCESSORS_YAML = """
-receivers:
-  otlp:
-    grpc: {endpoint: "${env:OTELPROC_RECEIVER_ENDPOINT}"}
-processors:
-  redaction:
+PROCESSORS_YAML = pipeline_yaml("""
     operators: {email: hash, phone: hash}
     hash_key: ${env:REDACTION_HMAC_KEY}
-    summary: info
-exporters:
-  otlp: {endpoint: "${env:OTELPROC_NEXT_HOP}"}
-service:
-  pipelines:
-    traces: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-    metrics: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-    logs: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-  telemetry:
-    metrics: {address: "${env:OTELPROC_METRICS_ADDRESS}"}
-"""
+    summary: info""")
 
 EMAIL = "Anna.Smith@mail.example.org"
 PHONE = "+49 151 23456789"

@@ -10,27 +10,13 @@ import grpc
 import pytest
 
 from processors.api import Signal
+from tests.processors.redaction.conftest import pipeline_yaml
 from tests.processors.redaction.test_fields import BASES, EMAIL, FIELDS, MASKED, TEXT
 from tests.support.pipeline import collector_pipeline, count_items
 
 pytestmark = pytest.mark.e2e
 
-PROCESSORS_YAML = """
-receivers:
-  otlp:
-    grpc: {endpoint: "${env:OTELPROC_RECEIVER_ENDPOINT}"}
-processors:
-  redaction: {}
-exporters:
-  otlp: {endpoint: "${env:OTELPROC_NEXT_HOP}"}
-service:
-  pipelines:
-    traces: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-    metrics: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-    logs: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-  telemetry:
-    metrics: {address: "${env:OTELPROC_METRICS_ADDRESS}"}
-"""
+PROCESSORS_YAML = pipeline_yaml()
 EXPORT = {
     Signal.TRACES: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
     Signal.LOGS: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",

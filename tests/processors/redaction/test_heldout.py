@@ -34,6 +34,7 @@ from tests.processors.redaction.builders import (
     run,
     text_of,
 )
+from tests.processors.redaction.conftest import pipeline_yaml
 from tests.support.pipeline import collector_pipeline, count_items
 
 HERE = Path(__file__).parent
@@ -156,22 +157,7 @@ def test_the_held_out_half_covers_every_class_signal_and_field_kind():
     assert not {s["value"] for s in samples if isinstance(s["value"], str)} & {s["value"] for s in development()}
 
 
-PIPELINE_YAML = """
-receivers:
-  otlp:
-    grpc: {endpoint: "${env:OTELPROC_RECEIVER_ENDPOINT}"}
-processors:
-  redaction: {}
-exporters:
-  otlp: {endpoint: "${env:OTELPROC_NEXT_HOP}"}
-service:
-  pipelines:
-    traces: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-    metrics: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-    logs: {receivers: [otlp], processors: [redaction], exporters: [otlp]}
-  telemetry:
-    metrics: {address: "${env:OTELPROC_METRICS_ADDRESS}"}
-"""
+PIPELINE_YAML = pipeline_yaml()
 _PATHS = {Signal.TRACES: "/v1/traces", Signal.LOGS: "/v1/logs", Signal.METRICS: "/v1/metrics"}
 
 
