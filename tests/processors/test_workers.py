@@ -26,13 +26,11 @@ from opentelemetry.proto.collector.trace.v1 import (
     trace_service_pb2,
     trace_service_pb2_grpc,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from prometheus_client.parser import text_string_to_metric_families
 
 from processors.api import Signal
 from tests.processors.session_health.helpers import logs_request, record
+from tests.support.otlp import numbered_logs, numbered_spans
 from tests.support.pipeline import PASSTHROUGH, Collector, collector_pipeline
 from tests.support.procs import REPO, Proc, free_port, wait_for_port
 
@@ -100,27 +98,11 @@ def per_worker(got: dict[tuple[str, frozenset], float], signal_: str) -> dict[st
 
 
 def span_request(i: int) -> trace_service_pb2.ExportTraceServiceRequest:
-    req = trace_service_pb2.ExportTraceServiceRequest()
-    rs = req.resource_spans.add()
-    rs.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value="workers")))
-    ss = rs.scope_spans.add()
-    for j in range(PER_REQUEST):
-        n = i * PER_REQUEST + j
-        ss.spans.append(Span(trace_id=(n // 5 + 1).to_bytes(16, "big"), span_id=(n + 1).to_bytes(8, "big"),
-                             name="op", start_time_unix_nano=1, end_time_unix_nano=2))
-    return req
+    return numbered_spans(i, PER_REQUEST, "workers")
 
 
 def log_request(i: int) -> logs_service_pb2.ExportLogsServiceRequest:
-    req = logs_service_pb2.ExportLogsServiceRequest()
-    rl = req.resource_logs.add()
-    rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value="workers")))
-    sl = rl.scope_logs.add()
-    for j in range(PER_REQUEST):
-        n = i * PER_REQUEST + j
-        sl.log_records.append(LogRecord(time_unix_nano=n + 1, body=AnyValue(string_value=f"record {n}"),
-                                        trace_id=(n // 5 + 1).to_bytes(16, "big")))
-    return req
+    return numbered_logs(i, PER_REQUEST, "workers")
 
 
 def span_ids(reqs) -> list[bytes]:
