@@ -43,7 +43,7 @@ def numbered_spans(i: int, per_request: int, service: str) -> trace_service_pb2.
     from 1), five to a trace."""
     req = trace_service_pb2.ExportTraceServiceRequest()
     rs = req.resource_spans.add()
-    rs.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value=service)))
+    rs.resource.attributes.append(kv("service.name", service))
     ss = rs.scope_spans.add()
     for j in range(per_request):
         n = i * per_request + j
@@ -56,7 +56,7 @@ def numbered_logs(i: int, per_request: int, service: str) -> logs_service_pb2.Ex
     """As ``numbered_spans``, for log records: ``record {n}`` at time ``n + 1``, five to a trace."""
     req = logs_service_pb2.ExportLogsServiceRequest()
     rl = req.resource_logs.add()
-    rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value=service)))
+    rl.resource.attributes.append(kv("service.name", service))
     sl = rl.scope_logs.add()
     for j in range(per_request):
         n = i * per_request + j
